@@ -1,0 +1,413 @@
+"""Self-attention with DropKey and the regularisers the paper compares it with.
+
+DropKey (Li et al., CVPR 2023) moves dropout *before* the softmax and uses the key as the drop unit:
+for every (sample, head, query, key) entry an independent Bernoulli(ratio) draw decides whether that key is
+hidden from that query. Hidden keys get a huge negative logit, so the softmax renormalises over the keys that
+survive. There is no 1/(1 - ratio) rescaling: the weights of every row still sum to one.
+
+Shapes used throughout:
+    q: (..., N_q, D)    k: (..., N_k, D)    v: (..., N_k, D_v)
+    scores, weights and masks: (..., N_q, N_k)      output: (..., N_q, D_v)
+In the model the leading dimensions are (B, H): batch and heads.
+
+Masks are boolean with **True = dropped** (the key is hidden from the query). Note that PyTorch's
+`scaled_dot_product_attention` takes the opposite convention for a boolean mask (True = attend).
+
+All-dropped rows. With probability ratio**N_k every key of a row is dropped. This library then gives that row
+*uniform* attention over all its keys, which is exactly what the paper's Algorithm 1 does in float32 (every
+logit becomes the same -1e12 after rounding). It never produces NaN, in any floating dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+MODES = ("none", "dropout", "dropkey", "dropkey_block", "dropkey_cross")
+STRUCTURED_MODES = ("dropkey_block", "dropkey_cross")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Argument checks
+
+
+def check_ratio(ratio: float, name: str = "ratio") -> float:
+    """Return `ratio` as a float after checking that it is a probability in [0, 1).
+
+    A ratio of 1 would drop every key of every row, so it is rejected rather than silently giving uniform
+    attention everywhere.
+    """
+    try:
+        value = float(ratio)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1), got {ratio!r}") from None
+    if math.isnan(value) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {ratio!r}")
+    return value
+
+
+def check_mode(mode: str) -> str:
+    """Raise a ValueError naming `mode` unless it is one of `MODES`."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode
+
+
+def check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
+    """Check that q (..., N_q, D), k (..., N_k, D) and v (..., N_k, D_v) fit together."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.dim() < 2:
+            raise ValueError(f"{name} must have shape (..., N, D), got {tuple(t.shape)}")
+    if q.shape[:-2] != k.shape[:-2] or k.shape[:-2] != v.shape[:-2]:
+        raise ValueError(
+            "q, k and v must share their leading (batch, head) dimensions, got "
+            f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+        )
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must have the same last dimension D, got q {tuple(q.shape)} and k {tuple(k.shape)}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must have the same number of keys N_k, got k {tuple(k.shape)} and v {tuple(v.shape)}")
+
+
+def check_window_size(window_size: int) -> int:
+    """Structured windows are centred on a seed, so their side must be a positive odd integer."""
+    if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1 or window_size % 2 == 0:
+        raise ValueError(f"window_size must be a positive odd integer, got {window_size!r}")
+    return window_size
+
+
+def check_grid_size(grid_size: tuple[int, int] | None) -> tuple[int, int]:
+    """Structured masks live on the patch grid, so they need its (height, width)."""
+    if grid_size is None:
+        raise ValueError("grid_size is required for dropkey_block and dropkey_cross: pass the patch grid (h, w)")
+    if len(grid_size) != 2 or any(int(g) != g or g < 1 for g in grid_size):
+        raise ValueError(f"grid_size must be two positive integers (h, w), got {grid_size!r}")
+    return int(grid_size[0]), int(grid_size[1])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Masks
+
+
+def sample_key_drops(
+    shape: Sequence[int],
+    ratio: float,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """DropKey's mask: an independent Bernoulli(ratio) per entry. Returns a bool tensor, True = dropped.
+
+    `shape` is the shape of the attention logits, (..., N_q, N_k), so the draw is independent per query as
+    well as per key (Algorithm 1 samples the mask with the shape of the N x N logit matrix).
+    """
+    ratio = check_ratio(ratio)
+    return torch.rand(tuple(shape), generator=generator, device=device) < ratio
+
+
+def structured_cover_size(window_size: int, shape: str) -> int:
+    """How many seed positions can drop a given key: w*w for a block, 2w - 1 for a plus-shaped cross."""
+    check_window_size(window_size)
+    if shape == "block":
+        return window_size * window_size
+    if shape == "cross":
+        return 2 * window_size - 1
+    raise ValueError(f"shape must be 'block' or 'cross', got {shape!r}")
+
+
+def seed_probability(ratio: float, window_size: int, shape: str) -> float:
+    """Seed probability gamma that makes the expected dropped fraction of keys exactly `ratio`.
+
+    A key is dropped when at least one of the `structured_cover_size` seed positions around it fires, so
+    P(kept) = (1 - gamma) ** cover. Setting that to 1 - ratio gives gamma = 1 - (1 - ratio) ** (1 / cover).
+    Seeds are sampled on a padded grid (see `sample_structured_drops`), so the formula holds at the border too.
+    """
+    ratio = check_ratio(ratio)
+    cover = structured_cover_size(window_size, shape)
+    return 1.0 - (1.0 - ratio) ** (1.0 / cover)
+
+
+def sample_structured_drops(
+    batch_shape: Sequence[int],
+    grid_size: tuple[int, int],
+    ratio: float,
+    *,
+    shape: str,
+    window_size: int = 3,
+    num_prefix_tokens: int = 0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    return_seeds: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """DropKey-Block / DropKey-Cross masks (our reading of the paper's Figure 2).
+
+    For every entry of `batch_shape` (typically (B, H, N_q): one mask per sample, head and query) seeds are
+    drawn on the (g_h, g_w) patch grid and a w x w square (`shape="block"`) or a plus of arm length w // 2
+    (`shape="cross"`) around each seed is dropped. Seeds are drawn on the grid padded by w // 2 on every side,
+    so a window may hang over the border and every key is dropped with probability exactly `ratio`.
+    The `num_prefix_tokens` keys in front of the grid (the class token) are not on the grid: each is dropped
+    independently with probability `ratio`, as in plain DropKey.
+
+    Returns a bool mask of shape (*batch_shape, num_prefix_tokens + g_h * g_w), True = dropped, and with
+    `return_seeds=True` also the in-grid seeds as a bool tensor (*batch_shape, g_h, g_w).
+    """
+    ratio = check_ratio(ratio)
+    check_window_size(window_size)
+    grid_h, grid_w = check_grid_size(grid_size)
+    gamma = seed_probability(ratio, window_size, shape)
+    pad = window_size // 2
+    batch_shape = tuple(batch_shape)
+    seeds = torch.rand(
+        (*batch_shape, grid_h + 2 * pad, grid_w + 2 * pad), generator=generator, device=device
+    ) < gamma
+    # max_pool2d over the 0/1 seed map marks every key that some seed's window covers.
+    z = seeds.reshape(-1, 1, grid_h + 2 * pad, grid_w + 2 * pad).float()
+    if shape == "block":
+        covered = F.max_pool2d(z, window_size, stride=1)
+    else:
+        row_arm = F.max_pool2d(z[:, :, pad : pad + grid_h, :], (1, window_size), stride=1)
+        col_arm = F.max_pool2d(z[:, :, :, pad : pad + grid_w], (window_size, 1), stride=1)
+        covered = torch.maximum(row_arm, col_arm)
+    grid_drops = covered.bool().reshape(*batch_shape, grid_h * grid_w)
+    prefix_drops = torch.rand((*batch_shape, num_prefix_tokens), generator=generator, device=device) < ratio
+    drops = torch.cat([prefix_drops, grid_drops], dim=-1)
+    if return_seeds:
+        return drops, seeds[..., pad : pad + grid_h, pad : pad + grid_w]
+    return drops
+
+
+def sample_drop_mask(
+    scores_shape: Sequence[int],
+    mode: str,
+    ratio: float,
+    *,
+    grid_size: tuple[int, int] | None = None,
+    window_size: int = 3,
+    num_prefix_tokens: int = 0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """The (..., N_q, N_k) bool mask (True = dropped) of a DropKey mode: dropkey, dropkey_block or dropkey_cross."""
+    if mode == "dropkey":
+        return sample_key_drops(scores_shape, ratio, generator=generator, device=device)
+    if mode not in STRUCTURED_MODES:
+        raise ValueError(f"mode must be one of dropkey, {', '.join(STRUCTURED_MODES)} to sample a mask, got {mode!r}")
+    grid_h, grid_w = check_grid_size(grid_size)
+    n_keys = scores_shape[-1]
+    if n_keys != num_prefix_tokens + grid_h * grid_w:
+        raise ValueError(
+            f"grid_size {grid_size} with num_prefix_tokens={num_prefix_tokens} describes "
+            f"{num_prefix_tokens + grid_h * grid_w} keys, but the scores have N_k={n_keys}"
+        )
+    return sample_structured_drops(
+        scores_shape[:-1],
+        (grid_h, grid_w),
+        ratio,
+        shape="block" if mode == "dropkey_block" else "cross",
+        window_size=window_size,
+        num_prefix_tokens=num_prefix_tokens,
+        generator=generator,
+        device=device,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Weights: the explicit form, easy to read and inspect
+
+
+def dropkey_weights(
+    scores: Tensor,
+    ratio: float,
+    *,
+    generator: torch.Generator | None = None,
+    drop_mask: Tensor | None = None,
+) -> Tensor:
+    """Post-softmax attention weights under DropKey.
+
+    scores: pre-softmax logits (..., N_q, N_k). A fresh Bernoulli(ratio) mask is drawn per entry unless
+    `drop_mask` (bool, same shape, True = dropped) is given. Dropped entries get weight exactly 0; kept ones are
+    the softmax renormalised over the kept keys of their row; no 1/(1 - ratio) rescaling. A row whose keys are all
+    dropped gets uniform weights 1/N_k (the float32 behaviour of Algorithm 1), never NaN.
+    Returns weights of the same shape and dtype as `scores`.
+    """
+    ratio = check_ratio(ratio)
+    if drop_mask is None:
+        drop_mask = sample_key_drops(scores.shape, ratio, generator=generator, device=scores.device)
+    elif drop_mask.shape != scores.shape:
+        raise ValueError(f"drop_mask must have the shape of scores {tuple(scores.shape)}, got {tuple(drop_mask.shape)}")
+    # masked_fill *replaces* the logit (an addition could overflow to -inf in float16). With every logit of a row
+    # equal to the same finite minimum, the softmax of that row is uniform instead of NaN.
+    masked = scores.masked_fill(drop_mask, torch.finfo(scores.dtype).min)
+    return masked.softmax(dim=-1)
+
+
+def dropkey_attention_reference(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    ratio: float,
+    *,
+    use_dropkey: bool = True,
+    drop_mask: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """The paper's two-line Algorithm 1, as written, for teaching and as the test oracle.
+
+    q, k: (..., N, D), v: (..., N, D_v) -> (..., N, D_v). The mask is added as a finite -1e12 (not -inf, not
+    masked_fill) and there is no rescaling. One deliberate change: the scale is D ** -0.5 with D = q.shape[-1];
+    the paper's `Q.shape[1]` is the same thing only for a 2-D Q of one sample and one head.
+    `drop_mask` (bool, True = dropped) replaces the Bernoulli draw so that other implementations can be
+    compared with this one under the same mask.
+    """
+    ratio = check_ratio(ratio)
+    check_qkv(q, k, v)
+    attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    if use_dropkey:
+        if drop_mask is None:
+            m_r = torch.ones_like(attn) * ratio
+            drop_mask = torch.bernoulli(m_r, generator=generator)
+        attn = attn + drop_mask.to(attn.dtype) * -1e12
+    attn = attn.softmax(dim=-1)
+    return attn @ v
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The op the model uses
+
+
+def additive_mask(drop_mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """Turn a bool drop mask into the additive float mask that `scaled_dot_product_attention` adds to the logits.
+
+    Dropped entries get half the dtype's most negative finite value: small enough that exp() underflows to 0, and
+    far enough from the limit that adding any finite logit cannot overflow to -inf (which would make an
+    all-dropped row NaN). In float32 and bfloat16 an all-dropped row then becomes exactly uniform; in float16 it
+    becomes nearly uniform.
+    """
+    return torch.zeros(drop_mask.shape, dtype=dtype, device=drop_mask.device).masked_fill_(
+        drop_mask, torch.finfo(dtype).min / 2
+    )
+
+
+def attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    mode: str = "none",
+    ratio: float = 0.0,
+    training: bool = False,
+    grid_size: tuple[int, int] | None = None,
+    window_size: int = 3,
+    num_prefix_tokens: int = 0,
+    generator: torch.Generator | None = None,
+    drop_mask: Tensor | None = None,
+) -> Tensor:
+    """Scaled dot-product attention with one of the regularisers in `MODES`.
+
+    q: (..., N_q, D), k: (..., N_k, D), v: (..., N_k, D_v) -> (..., N_q, D_v).
+
+    - "none": plain attention.
+    - "dropout": classic attention dropout after the softmax, with 1/(1 - ratio) rescaling (timm's `attn_drop`).
+    - "dropkey": DropKey, an independent Bernoulli(ratio) drop per (..., query, key) logit before the softmax.
+    - "dropkey_block" / "dropkey_cross": DropKey with block or cross windows on the patch grid
+      (`grid_size`, `window_size`, `num_prefix_tokens`; see `sample_structured_drops`).
+
+    Drops happen only when `training` is True; otherwise every mode is exactly plain attention.
+    The DropKey modes run PyTorch's fused `scaled_dot_product_attention` with an additive mask, which gives the
+    same result as `dropkey_attention_reference` for the same `drop_mask` (bool, True = dropped).
+    """
+    check_mode(mode)
+    ratio = check_ratio(ratio)
+    check_qkv(q, k, v)
+    if mode in STRUCTURED_MODES:
+        check_grid_size(grid_size)
+        check_window_size(window_size)
+    if not training or mode == "none" or ratio == 0.0:
+        return F.scaled_dot_product_attention(q, k, v)
+    if mode == "dropout":
+        if generator is not None or drop_mask is not None:
+            raise ValueError("mode='dropout' draws from the global RNG; generator and drop_mask are for DropKey modes")
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=ratio)
+    scores_shape = (*q.shape[:-1], k.shape[-2])
+    if drop_mask is None:
+        drop_mask = sample_drop_mask(
+            scores_shape,
+            mode,
+            ratio,
+            grid_size=grid_size,
+            window_size=window_size,
+            num_prefix_tokens=num_prefix_tokens,
+            generator=generator,
+            device=q.device,
+        )
+    elif drop_mask.shape != scores_shape:
+        raise ValueError(f"drop_mask must have shape {scores_shape}, got {tuple(drop_mask.shape)}")
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask(drop_mask, q.dtype))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention whose regulariser is one of `MODES`.
+
+    x: (B, N, C) -> (B, N, C), with C = dim split into `num_heads` heads. `grid_size` and `num_prefix_tokens`
+    describe the tokens (a class token followed by a g_h x g_w patch grid) for the structured modes.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        *,
+        mode: str = "none",
+        drop_ratio: float = 0.0,
+        grid_size: tuple[int, int] | None = None,
+        window_size: int = 3,
+        num_prefix_tokens: int = 0,
+    ) -> None:
+        super().__init__()
+        if dim % num_heads != 0:
+            raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
+        self.num_heads = num_heads
+        self.mode = check_mode(mode)
+        self.drop_ratio = check_ratio(drop_ratio, "drop_ratio")
+        if mode in STRUCTURED_MODES:
+            check_grid_size(grid_size)
+        self.grid_size = grid_size
+        self.window_size = check_window_size(window_size)
+        self.num_prefix_tokens = num_prefix_tokens
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(B, N, C) -> q, k, v, each (B, H, N, C // H)."""
+        batch, tokens, channels = x.shape
+        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, channels // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        return q, k, v
+
+    def forward(self, x: Tensor) -> Tensor:
+        q, k, v = self._heads(x)
+        out = attention(
+            q,
+            k,
+            v,
+            mode=self.mode,
+            ratio=self.drop_ratio,
+            training=self.training,
+            grid_size=self.grid_size,
+            window_size=self.window_size,
+            num_prefix_tokens=self.num_prefix_tokens,
+        )
+        return self.proj(out.transpose(1, 2).flatten(2))
+
+    @torch.no_grad()
+    def attention_weights(self, x: Tensor) -> Tensor:
+        """The plain (eval-mode, nothing dropped) attention weights for x (B, N, C): (B, H, N, N)."""
+        q, k, _ = self._heads(x)
+        return ((q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
+
+    def extra_repr(self) -> str:
+        return f"heads={self.num_heads}, mode={self.mode!r}, drop_ratio={self.drop_ratio:.4g}"

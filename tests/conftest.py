@@ -1,0 +1,10 @@
+"""Test-suite settings shared by the unit tests and the notebooks that nbval runs.
+
+DROPKEY_QUICK=1 shrinks data, model and epochs so every notebook stays fast; it is set here, before any kernel
+starts, so the notebook kernels nbval launches inherit it.
+"""
+
+import os
+
+os.environ["DROPKEY_QUICK"] = "1"
+os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
