@@ -7,4 +7,3 @@ starts, so the notebook kernels nbval launches inherit it.
 import os
 
 os.environ["DROPKEY_QUICK"] = "1"
-os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
