@@ -93,6 +93,37 @@ def check_grid_size(grid_size: tuple[int, int] | None) -> tuple[int, int]:
 # Masks
 
 
+def bernoulli_indices(
+    numel: int,
+    probability: float,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Flat indices (increasing, int64) of the successes of `numel` independent Bernoulli(probability) trials.
+
+    The gaps between successive successes of a Bernoulli process are independent Geometric(probability)
+    variables, so we draw about probability * numel gaps by inversion, floor(log U / log(1 - probability)) + 1,
+    instead of numel uniforms. For DropKey's usual ratios (0.05 to 0.3) this is several times cheaper than
+    `torch.rand(shape) < ratio`, and it has exactly the same distribution.
+    """
+    if probability == 0.0 or numel == 0:
+        return torch.empty(0, dtype=torch.int64, device=device)
+    log_fail = math.log1p(-probability)
+    expected = numel * probability
+    batch = int(expected + 6.0 * math.sqrt(expected * (1.0 - probability))) + 16  # almost always enough
+    chunks, last = [], -1
+    while last < numel - 1:
+        u = 1.0 - torch.rand(batch, dtype=torch.float64, generator=generator, device=device)  # in (0, 1]
+        gaps = torch.floor(torch.log(u) / log_fail).clamp_(max=numel).to(torch.int64) + 1
+        indices = torch.cumsum(gaps, dim=0) + last
+        chunks.append(indices)
+        last = int(indices[-1])
+        batch = batch // 8 + 16
+    indices = torch.cat(chunks)
+    return indices[indices < numel]
+
+
 def sample_key_drops(
     shape: Sequence[int],
     ratio: float,
@@ -105,8 +136,45 @@ def sample_key_drops(
     `shape` is the shape of the attention logits, (..., N_q, N_k), so the draw is independent per query as
     well as per key (Algorithm 1 samples the mask with the shape of the N x N logit matrix).
     """
+    return _bernoulli_mask(shape, ratio, False, True, torch.bool, generator, device)
+
+
+def sample_additive_key_drops(
+    shape: Sequence[int],
+    ratio: float,
+    dtype: torch.dtype,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """`additive_mask(sample_key_drops(...), dtype)` in one pass, for the fast path: the same mask for the same
+    generator state, as the float mask `scaled_dot_product_attention` adds (0 = kept, `masked_logit` = dropped)."""
+    return _bernoulli_mask(shape, ratio, 0.0, masked_logit(dtype), dtype, generator, device)
+
+
+def _bernoulli_mask(
+    shape: Sequence[int],
+    ratio: float,
+    kept_value: float | bool,
+    dropped_value: float | bool,
+    dtype: torch.dtype,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+) -> Tensor:
+    """A tensor of `shape` holding `dropped_value` with probability `ratio` per entry, else `kept_value`.
+
+    Above one half we sample the kept entries instead, so the cost scales with min(ratio, 1 - ratio).
+    """
     ratio = check_ratio(ratio)
-    return torch.rand(tuple(shape), generator=generator, device=device) < ratio
+    shape = tuple(shape)
+    numel = math.prod(shape)
+    if ratio <= 0.5:
+        mask = torch.full((numel,), kept_value, dtype=dtype, device=device)
+        mask[bernoulli_indices(numel, ratio, generator=generator, device=device)] = dropped_value
+    else:
+        mask = torch.full((numel,), dropped_value, dtype=dtype, device=device)
+        mask[bernoulli_indices(numel, 1.0 - ratio, generator=generator, device=device)] = kept_value
+    return mask.view(shape)
 
 
 def structured_cover_size(window_size: int, shape: str) -> int:
@@ -279,17 +347,19 @@ def dropkey_attention_reference(
 # The op the model uses
 
 
-def additive_mask(drop_mask: Tensor, dtype: torch.dtype) -> Tensor:
-    """Turn a bool drop mask into the additive float mask that `scaled_dot_product_attention` adds to the logits.
+def masked_logit(dtype: torch.dtype) -> float:
+    """The additive logit of a dropped key in the fast path: half the dtype's most negative finite value.
 
-    Dropped entries get half the dtype's most negative finite value: small enough that exp() underflows to 0, and
-    far enough from the limit that adding any finite logit cannot overflow to -inf (which would make an
-    all-dropped row NaN). In float32 and bfloat16 an all-dropped row then becomes exactly uniform; in float16 it
-    becomes nearly uniform.
+    Small enough that exp() underflows to exactly 0, and far enough from the limit that adding any finite logit
+    cannot overflow to -inf (which would make an all-dropped row NaN). In float32 and bfloat16 an all-dropped
+    row then becomes exactly uniform, as in `dropkey_weights`; in float16 it becomes nearly uniform.
     """
-    return torch.zeros(drop_mask.shape, dtype=dtype, device=drop_mask.device).masked_fill_(
-        drop_mask, torch.finfo(dtype).min / 2
-    )
+    return torch.finfo(dtype).min / 2
+
+
+def additive_mask(drop_mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """Bool drop mask (True = dropped) -> the additive float mask that `scaled_dot_product_attention` adds."""
+    return torch.zeros(drop_mask.shape, dtype=dtype, device=drop_mask.device).masked_fill_(drop_mask, masked_logit(dtype))
 
 
 def attention(
@@ -333,8 +403,14 @@ def attention(
             raise ValueError("mode='dropout' draws from the global RNG; generator and drop_mask are for DropKey modes")
         return F.scaled_dot_product_attention(q, k, v, dropout_p=ratio)
     scores_shape = (*q.shape[:-1], k.shape[-2])
-    if drop_mask is None:
-        drop_mask = sample_drop_mask(
+    if drop_mask is not None:
+        if drop_mask.shape != scores_shape:
+            raise ValueError(f"drop_mask must have shape {scores_shape}, got {tuple(drop_mask.shape)}")
+        mask = additive_mask(drop_mask, q.dtype)
+    elif mode == "dropkey":
+        mask = sample_additive_key_drops(scores_shape, ratio, q.dtype, generator=generator, device=q.device)
+    else:
+        drops = sample_drop_mask(
             scores_shape,
             mode,
             ratio,
@@ -344,9 +420,8 @@ def attention(
             generator=generator,
             device=q.device,
         )
-    elif drop_mask.shape != scores_shape:
-        raise ValueError(f"drop_mask must have shape {scores_shape}, got {tuple(drop_mask.shape)}")
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=additive_mask(drop_mask, q.dtype))
+        mask = additive_mask(drops, q.dtype)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
 class Attention(nn.Module):

@@ -1,0 +1,164 @@
+"""A tiny Vision Transformer for 32x32 CIFAR-10 images, with DropKey in every attention layer.
+
+    images (B, 3, 32, 32) in [0, 1]
+      -> normalise with the CIFAR-10 mean/std (stored in the model, so a checkpoint needs no data statistics)
+      -> patch embedding: (B, N, C) with N = (32 / patch_size)**2 patches, plus a class token in front
+      -> depth x pre-norm Block: x + Attention(LN(x)), then x + MLP(LN(x))
+      -> LayerNorm, pool (class token or mean of the patch tokens), linear head -> logits (B, num_classes)
+
+Each block's attention gets its regulariser (`attention_mode`) and its own drop ratio from the depth schedule
+(`drop_ratios(drop_ratio, depth, drop_schedule)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .attention import Attention, check_mode, check_window_size
+from .schedules import drop_ratios
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+@dataclass
+class ViTConfig:
+    """Architecture and regulariser of a `TinyViT`. The defaults give 0.46M parameters."""
+
+    image_size: int = 32
+    patch_size: int = 4
+    num_classes: int = 10
+    dim: int = 96
+    depth: int = 4
+    num_heads: int = 4
+    mlp_ratio: float = 4.0
+    pool: str = "cls"  # "cls": classify from the class token; "mean": average the patch tokens (no class token)
+    attention_mode: str = "dropkey"  # one of attention.MODES
+    drop_ratio: float = 0.1  # mean drop ratio over the layers
+    drop_schedule: str = "linear_down"  # one of schedules.SCHEDULES
+    window_size: int = 3  # side of the block / cross windows of the structured modes
+
+    def __post_init__(self) -> None:
+        if self.image_size % self.patch_size != 0:
+            raise ValueError(f"patch_size ({self.patch_size}) must divide image_size ({self.image_size})")
+        if self.pool not in ("cls", "mean"):
+            raise ValueError(f"pool must be 'cls' or 'mean', got {self.pool!r}")
+        check_mode(self.attention_mode)
+        check_window_size(self.window_size)
+        drop_ratios(self.drop_ratio, self.depth, self.drop_schedule)  # validates ratio, depth and schedule
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        side = self.image_size // self.patch_size
+        return side, side
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        return 1 if self.pool == "cls" else 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward network: (B, N, C) -> (B, N, C)."""
+
+    def __init__(self, dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: (B, N, C) -> (B, N, C)."""
+
+    def __init__(self, config: ViTConfig, drop_ratio: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(config.dim)
+        self.attn = Attention(
+            config.dim,
+            config.num_heads,
+            mode=config.attention_mode,
+            drop_ratio=drop_ratio,
+            grid_size=config.grid_size,
+            window_size=config.window_size,
+            num_prefix_tokens=config.num_prefix_tokens,
+        )
+        self.norm2 = nn.LayerNorm(config.dim)
+        self.mlp = MLP(config.dim, int(config.dim * config.mlp_ratio))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyViT(nn.Module):
+    """A small ViT for CIFAR-10: images (B, 3, H, W) in [0, 1] -> logits (B, num_classes)."""
+
+    def __init__(self, config: ViTConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ViTConfig()
+        self.register_buffer("mean", torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(CIFAR10_STD).view(1, 3, 1, 1), persistent=False)
+        self.patch_embed = nn.Conv2d(3, config.dim, kernel_size=config.patch_size, stride=config.patch_size)
+        num_patches = config.grid_size[0] * config.grid_size[1]
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, config.dim)) if config.pool == "cls" else None
+        self.pos_embed = nn.Parameter(torch.zeros(1, config.num_prefix_tokens + num_patches, config.dim))
+        self.layer_drop_ratios = drop_ratios(config.drop_ratio, config.depth, config.drop_schedule)
+        self.blocks = nn.ModuleList(Block(config, ratio) for ratio in self.layer_drop_ratios)
+        self.norm = nn.LayerNorm(config.dim)
+        self.head = nn.Linear(config.dim, config.num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        if self.cls_token is not None:
+            nn.init.trunc_normal_(self.cls_token, std=0.02)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+    def embed(self, images: Tensor) -> Tensor:
+        """images (B, 3, H, W) in [0, 1] -> tokens (B, N, C), class token first when pool == "cls"."""
+        size = self.config.image_size
+        if images.dim() != 4 or images.shape[1:] != (3, size, size):
+            raise ValueError(f"images must have shape (B, 3, {size}, {size}), got {tuple(images.shape)}")
+        x = self.patch_embed((images - self.mean) / self.std).flatten(2).transpose(1, 2)
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return x + self.pos_embed
+
+    def head_logits(self, x: Tensor) -> Tensor:
+        """Final tokens (B, N, C) -> logits (B, num_classes)."""
+        x = self.norm(x)
+        pooled = x[:, 0] if self.cls_token is not None else x.mean(dim=1)
+        return self.head(pooled)
+
+    def forward(self, images: Tensor) -> Tensor:
+        x = self.embed(images)
+        for block in self.blocks:
+            x = block(x)
+        return self.head_logits(x)
+
+    @torch.no_grad()
+    def attention_maps(self, images: Tensor) -> list[Tensor]:
+        """The plain attention weights of every layer, one (B, H, N, N) tensor per block, for images (B, 3, H, W)."""
+        maps = []
+        x = self.embed(images)
+        for block in self.blocks:
+            maps.append(block.attn.attention_weights(block.norm1(x)))
+            x = block(x)
+        return maps
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
