@@ -1,0 +1,448 @@
+"""Train a TinyViT on CIFAR-10: the library function the notebooks call, and the `dropkey-train` CLI.
+
+    dropkey-train                          # full mode: DropKey (mean ratio 0.1, decreasing with depth), all data
+    dropkey-train --mode dropout --ratio 0.1 --out runs/dropout
+    dropkey-train --quick                  # small data, model and epochs: well under a minute on 2 cores
+    dropkey-train --out runs/x --resume    # continue an interrupted run from its last checkpoint
+
+A run folder holds `config.json`, `history.json` (one record per epoch) and `checkpoint.pt`, each written
+atomically after every epoch. Ctrl-C finishes the current step, saves a checkpoint and exits; `--resume` then
+continues exactly where it stopped: with the same seed it ends with the same weights as an uninterrupted run.
+
+Randomness, and why runs can be paired across configurations:
+- the weights are initialised from `torch.manual_seed(seed)`, so every mode starts from the same weights;
+- epoch e shuffles and augments from its own generator seeded with (seed, e): same data order for every mode;
+- the drop masks come from the global torch RNG, whose state the checkpoint saves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .attention import MODES
+from .data import CIFAR10Data, augment_batch, load_cifar10, subset, to_float
+from .files import save_json, save_torch
+from .schedules import SCHEDULES
+from .settings import quick_mode
+from .vit import TinyViT, ViTConfig
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.json"
+CONFIG = "config.json"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Defaults are full mode; see `QUICK` for quick mode."""
+
+    mode: str = "dropkey"  # attention regulariser, one of attention.MODES
+    ratio: float = 0.1  # mean drop ratio over the layers
+    schedule: str = "linear_down"  # how the ratio changes with depth, one of schedules.SCHEDULES
+    window_size: int = 3  # block / cross window side for the structured modes
+    dim: int = 96
+    depth: int = 4
+    num_heads: int = 4
+    epochs: int = 4
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    warmup_epochs: float = 0.5
+    seed: int = 0
+    train_size: int | None = None  # use at most this many training images (a class-balanced subset); None = all
+    test_size: int | None = None  # evaluate on at most this many test images; None = all 10,000
+    train_eval_size: int = 5000  # clean (eval-mode, unaugmented) accuracy is measured on this many train images
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "dim", "depth", "num_heads", "train_eval_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("train_size", "test_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 10):
+                raise ValueError(f"{name} must be None (all) or an integer >= 10, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        self.model_config()  # validates mode, ratio, schedule and window_size
+
+    def model_config(self) -> ViTConfig:
+        return ViTConfig(
+            dim=self.dim,
+            depth=self.depth,
+            num_heads=self.num_heads,
+            attention_mode=self.mode,
+            drop_ratio=self.ratio,
+            drop_schedule=self.schedule,
+            window_size=self.window_size,
+        )
+
+    @classmethod
+    def create(cls, quick: bool | None = None, **overrides: Any) -> "TrainConfig":
+        """The default config of full or quick mode (`quick=None` reads DROPKEY_QUICK), with `overrides` applied."""
+        quick = quick_mode() if quick is None else quick
+        return cls(**{**(QUICK if quick else {}), **overrides})
+
+
+# Quick mode: a 0.1M-parameter model on 2,000 training images. It still learns (well above 10% test accuracy).
+QUICK = dict(dim=64, depth=3, epochs=6, train_size=2000, test_size=1000, train_eval_size=1000, lr=3e-3)
+
+
+@dataclass
+class TrainResult:
+    model: TinyViT  # in eval mode
+    history: list[dict]  # one record per epoch, see `train`
+    test_accuracy: float  # final test accuracy, in [0, 1]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run after a completed step; the message says where the checkpoint is."""
+
+
+def train(
+    config: TrainConfig,
+    *,
+    data: CIFAR10Data | str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    callback: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Train a TinyViT with `config` and return the model, its per-epoch history and its final test accuracy.
+
+    data: a loaded `CIFAR10Data`, or a path / None for `load_cifar10` (quick mode falls back to the bundled
+        sample when no data set is found).
+    out_dir: where config, history and checkpoints go (None: keep everything in memory). An existing run there
+        is never overwritten: continue it with `resume=True` or choose another folder.
+    callback: called with each epoch's record as soon as the epoch ends (live plots in the notebooks).
+
+    Each history record has: epoch, lr, train_loss and train_accuracy (running averages over the augmented
+    batches, with drops on), train_eval_accuracy (eval mode, unaugmented, on up to `train_eval_size` training
+    images), test_loss, test_accuracy, seconds (wall time of the epoch, evaluation included) and
+    images_per_second (training throughput).
+    """
+    if not isinstance(data, CIFAR10Data):
+        data = load_cifar10(data, sample_fallback=quick_mode())
+    if data.is_sample and progress:
+        print(
+            "!" * 80 + "\n! Training on the small CIFAR-10 sample bundled with dropkey_lib, not the full data set.\n"
+            "! Accuracies are not comparable with full CIFAR-10. Set DROPKEY_DATA or --data to use the real data.\n"
+            + "!" * 80
+        )
+    train_images, train_labels = _take(data.train_images, data.train_labels, config.train_size, config.seed)
+    test_images, test_labels = _take(data.test_images, data.test_labels, config.test_size, config.seed)
+    probe_images, probe_labels = _take(train_images, train_labels, config.train_eval_size, config.seed)
+
+    torch.manual_seed(config.seed)
+    model = TinyViT(config.model_config())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+
+    run_dir = Path(out_dir) if out_dir is not None else None
+    state = _start_or_resume(run_dir, resume, config, model, optimizer)
+    history: list[dict] = state["history"]
+
+    with _StopRequest() as stop:
+        for epoch in range(state["epoch"], config.epochs):
+            generator = epoch_generator(config.seed, epoch)
+            order = torch.randperm(len(train_images), generator=generator)
+            first_step = 0
+            totals = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+            if epoch == state["epoch"] and state["step_in_epoch"]:
+                first_step = state["step_in_epoch"]
+                generator.set_state(state["data_generator"])
+                totals = state["totals"]
+            model.train()
+            started = time.perf_counter()
+            bar = tqdm(
+                range(first_step, steps_per_epoch),
+                initial=first_step,
+                total=steps_per_epoch,
+                desc=f"epoch {epoch + 1}/{config.epochs}",
+                disable=not progress,
+                leave=False,
+            )
+            for step in bar:
+                index = order[step * config.batch_size : (step + 1) * config.batch_size]
+                images = augment_batch(train_images[index], generator)
+                labels = train_labels[index]
+                lr = learning_rate(epoch * steps_per_epoch + step, total_steps, warmup_steps, config.lr)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                logits = model(images)
+                loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}). "
+                        "Try a lower --lr; "
+                        + (f"the last good checkpoint is in {run_dir}." if run_dir else "nothing was saved.")
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                totals["loss"] += loss.item() * len(labels)
+                totals["correct"] += int((logits.argmax(dim=1) == labels).sum())
+                totals["seen"] += len(labels)
+                bar.set_postfix(loss=f"{totals['loss'] / totals['seen']:.3f}", acc=f"{totals['correct'] / totals['seen']:.1%}")
+                if stop.requested and step + 1 < steps_per_epoch:
+                    totals["seconds"] += time.perf_counter() - started
+                    _interrupt(run_dir, config, model, optimizer, history, epoch, step + 1, generator, totals)
+            bar.close()
+            train_seconds = totals["seconds"] + time.perf_counter() - started
+            record = {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "train_loss": totals["loss"] / totals["seen"],
+                "train_accuracy": totals["correct"] / totals["seen"],
+                "train_eval_accuracy": evaluate(model, probe_images, probe_labels)[1],
+            }
+            record["test_loss"], record["test_accuracy"] = evaluate(model, test_images, test_labels)
+            record["seconds"] = totals["seconds"] + time.perf_counter() - started
+            record["images_per_second"] = totals["seen"] / train_seconds
+            history.append(record)
+            if run_dir is not None:
+                _save(run_dir, config, model, optimizer, history, epoch + 1, 0, None, None)
+            if progress:
+                tqdm.write(format_record(record, config.epochs))
+            if callback is not None:
+                callback(record)
+            if stop.requested and epoch + 1 < config.epochs:
+                _interrupt(run_dir, config, model, optimizer, history, epoch + 1, 0, None, None)
+    model.eval()
+    return TrainResult(model=model, history=history, test_accuracy=history[-1]["test_accuracy"])
+
+
+def learning_rate(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
+    """Linear warm-up to `base_lr` over `warmup_steps`, then cosine decay to 0 at `total_steps`.
+
+    A pure function of the step, so a resumed run needs no scheduler state.
+    """
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator that shuffles and augments epoch `epoch` of a run with `seed` (the same for every mode)."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+@torch.no_grad()
+def evaluate(model: TinyViT, images: Tensor, labels: Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy in eval mode (no drops) on uint8 images (N, 3, 32, 32)."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(images), batch_size):
+        logits = model(to_float(images[start : start + batch_size]))
+        batch_labels = labels[start : start + batch_size]
+        loss_sum += F.cross_entropy(logits, batch_labels, reduction="sum").item()
+        correct += int((logits.argmax(dim=1) == batch_labels).sum())
+    model.train(was_training)
+    return loss_sum / len(images), correct / len(images)
+
+
+def format_record(record: dict, epochs: int) -> str:
+    """One line per epoch for logs."""
+    return (
+        f"epoch {record['epoch']}/{epochs}  train loss {record['train_loss']:.3f} acc {record['train_accuracy']:.1%}  "
+        f"test loss {record['test_loss']:.3f} acc {record['test_accuracy']:.1%}  "
+        f"({record['seconds']:.0f} s, {record['images_per_second']:.0f} img/s)"
+    )
+
+
+def load_model(path: str | os.PathLike) -> TinyViT:
+    """Load a trained TinyViT from a checkpoint file or a run folder, in eval mode."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: pass a run folder or its {CHECKPOINT}")
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model = TinyViT(TrainConfig(**checkpoint["config"]).model_config())
+    model.load_state_dict(checkpoint["model"])
+    return model.eval()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def _take(images: Tensor, labels: Tensor, size: int | None, seed: int) -> tuple[Tensor, Tensor]:
+    """A class-balanced subset of at most `size` images (all of them when `size` is None or too large)."""
+    if size is None or size >= len(images):
+        return images, labels
+    return subset(images, labels, size, seed)
+
+
+def _save(
+    run_dir: Path,
+    config: TrainConfig,
+    model: TinyViT,
+    optimizer: torch.optim.Optimizer,
+    history: list[dict],
+    epoch: int,
+    step_in_epoch: int,
+    generator: torch.Generator | None,
+    totals: dict | None,
+) -> None:
+    """Write the checkpoint, then the history, each atomically. `epoch` counts completed epochs."""
+    checkpoint = {
+        "config": asdict(config),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "history": history,
+        "epoch": epoch,
+        "step_in_epoch": step_in_epoch,
+        "data_generator": generator.get_state() if generator is not None else None,
+        "totals": totals,
+        "torch_rng": torch.get_rng_state(),
+    }
+    save_torch(checkpoint, run_dir / CHECKPOINT)
+    save_json(history, run_dir / HISTORY)
+
+
+def _start_or_resume(
+    run_dir: Path | None, resume: bool, config: TrainConfig, model: TinyViT, optimizer: torch.optim.Optimizer
+) -> dict:
+    """Prepare `run_dir` for a new run, or restore model, optimizer, RNG and position from its checkpoint."""
+    fresh = {"epoch": 0, "step_in_epoch": 0, "history": []}
+    if run_dir is None:
+        if resume:
+            raise ValueError("resume=True needs out_dir: the folder of the run to continue")
+        return fresh
+    checkpoint_path = run_dir / CHECKPOINT
+    if not resume:
+        if checkpoint_path.exists():
+            raise FileExistsError(
+                f"{run_dir} already holds a run. Continue it with --resume, or pass another --out folder."
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_json(asdict(config), run_dir / CONFIG)
+        return fresh
+    if not checkpoint_path.exists():
+        raise FileNotFoundError(f"nothing to resume: {checkpoint_path} does not exist")
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+    saved = TrainConfig(**checkpoint["config"])
+    if saved != config:
+        differences = [
+            f"{f.name}: saved {getattr(saved, f.name)!r}, now {getattr(config, f.name)!r}"
+            for f in fields(TrainConfig)
+            if getattr(saved, f.name) != getattr(config, f.name)
+        ]
+        raise ValueError(f"cannot resume {run_dir} with a different config ({'; '.join(differences)})")
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    torch.set_rng_state(checkpoint["torch_rng"])
+    return checkpoint
+
+
+def _interrupt(run_dir: Path | None, config, model, optimizer, history, epoch, step, generator, totals) -> None:
+    """Save a checkpoint at this step (if the run has a folder) and stop the run."""
+    if run_dir is None:
+        raise TrainingInterrupted("training interrupted; the run had no out_dir, so nothing was saved")
+    _save(run_dir, config, model, optimizer, history, epoch, step, generator, totals)
+    raise TrainingInterrupted(f"training interrupted; checkpoint saved in {run_dir}. Continue with --resume.")
+
+
+class _StopRequest:
+    """While installed, the first Ctrl-C only sets `requested`; the loop stops after the current step.
+
+    A second Ctrl-C interrupts at once. Outside the main thread signals cannot be caught, so nothing is installed.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "_StopRequest":
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# CLI
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="dropkey-train", description="Train a TinyViT on CIFAR-10 with DropKey.")
+    parser.add_argument("--mode", choices=MODES, help=f"attention regulariser (default {defaults.mode})")
+    parser.add_argument("--ratio", type=float, help=f"mean drop ratio over the layers (default {defaults.ratio})")
+    parser.add_argument("--schedule", choices=SCHEDULES, help=f"ratio over depth (default {defaults.schedule})")
+    parser.add_argument("--window-size", type=int, help="block/cross window side (default 3)")
+    parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs} ({QUICK['epochs']} with --quick)")
+    parser.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
+    parser.add_argument("--lr", type=float, help=f"peak learning rate (default {defaults.lr})")
+    parser.add_argument("--seed", type=int, help="default 0")
+    parser.add_argument("--train-size", type=int, help="use a class-balanced subset of this many training images")
+    parser.add_argument("--data", help="CIFAR-10 location (also env DROPKEY_DATA); see dropkey_lib.data")
+    parser.add_argument("--out", help="run folder (default runs/<mode>-<ratio>-<schedule>-seed<seed>)")
+    parser.add_argument("--quick", action="store_true", help="small data, model and epochs (also DROPKEY_QUICK=1)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    overrides = {
+        name: value
+        for name, value in vars(args).items()
+        if value is not None and name not in ("data", "out", "quick", "resume", "threads")
+    }
+    try:
+        config = TrainConfig.create(quick=args.quick or quick_mode(), **overrides)
+    except ValueError as error:
+        print(f"dropkey-train: error: {error}", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out or f"runs/{config.mode}-{config.ratio:g}-{config.schedule}-seed{config.seed}")
+    print(f"run folder: {out}\nconfig: {json.dumps(asdict(config))}")
+    try:
+        result = train(config, data=args.data, out_dir=out, resume=args.resume)
+    except TrainingInterrupted as error:
+        print(f"\n{error}", file=sys.stderr)
+        return 130
+    except (TrainingDiverged, FileExistsError, FileNotFoundError, ValueError) as error:
+        print(f"dropkey-train: error: {error}", file=sys.stderr)
+        return 1
+    print(f"test accuracy: {result.test_accuracy:.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

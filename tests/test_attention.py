@@ -1,0 +1,346 @@
+"""DropKey semantics: what the attention op and its masks must do."""
+
+import math
+
+import pytest
+import torch
+
+from dropkey_lib.attention import (
+    MODES,
+    Attention,
+    additive_mask,
+    attention,
+    bernoulli_indices,
+    dropkey_attention_reference,
+    dropkey_weights,
+    sample_additive_key_drops,
+    sample_drop_mask,
+    sample_key_drops,
+    sample_structured_drops,
+    seed_probability,
+)
+
+
+def generator(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def qkv(*shape: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return torch.randn(3, *shape, generator=generator(seed)).unbind(0)
+
+
+def binomial_bound(n: int, p: float, sigmas: float = 5.0) -> float:
+    """A 5-sigma bound on |empirical fraction - p| for n Bernoulli(p) draws."""
+    return sigmas * math.sqrt(p * (1 - p) / n)
+
+
+# --- the mask -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ratio", [0.05, 0.1, 0.3, 0.5, 0.7, 0.95])
+def test_drop_rate_matches_ratio_within_sampling_error(ratio):
+    drops = sample_key_drops((64, 4, 65, 65), ratio, generator=generator())
+    assert abs(drops.float().mean().item() - ratio) < binomial_bound(drops.numel(), ratio)
+
+
+def test_every_entry_is_dropped_with_the_same_probability():
+    # The geometric-gap sampler must not favour the start or the end of the tensor.
+    counts = torch.zeros(200)
+    trials = 4000
+    g = generator(1)
+    for _ in range(trials):
+        counts += sample_key_drops((200,), 0.2, generator=g).float()
+    frequencies = counts / trials
+    assert (frequencies - 0.2).abs().max() < binomial_bound(trials, 0.2, sigmas=5.0)
+
+
+def test_drops_are_independent_across_queries():
+    drops = sample_key_drops((256, 32, 32), 0.3, generator=generator()).float()
+    first, second = drops[:, 0, :].flatten(), drops[:, 1, :].flatten()
+    both = (first * second).mean().item()
+    assert abs(both - 0.3 * 0.3) < binomial_bound(first.numel(), 0.09)
+    assert not torch.equal(drops[:, 0, :], drops[:, 1, :])
+
+
+def test_gaps_between_drops_are_geometric():
+    indices = bernoulli_indices(1_000_000, 0.25, generator=generator())
+    gaps = torch.diff(indices).float()
+    assert abs(gaps.mean().item() - 4.0) < 0.05  # E[Geometric(0.25)] = 1 / 0.25
+    assert abs((gaps == 1).float().mean().item() - 0.25) < 0.005
+
+
+def test_ratio_zero_drops_nothing():
+    assert not sample_key_drops((8, 16, 16), 0.0, generator=generator()).any()
+
+
+def test_the_same_generator_state_gives_the_same_mask():
+    assert torch.equal(
+        sample_key_drops((4, 9, 9), 0.3, generator=generator(7)),
+        sample_key_drops((4, 9, 9), 0.3, generator=generator(7)),
+    )
+
+
+def test_additive_sampler_draws_the_same_mask_as_the_bool_sampler():
+    drops = sample_key_drops((4, 3, 9, 9), 0.3, generator=generator(3))
+    additive = sample_additive_key_drops((4, 3, 9, 9), 0.3, torch.float32, generator=generator(3))
+    assert torch.equal(additive < 0, drops)
+    assert torch.equal(additive, additive_mask(drops, torch.float32))
+
+
+# --- the weights ----------------------------------------------------------------------------------------------
+
+
+def test_dropped_keys_get_exactly_zero_weight():
+    scores = torch.randn(8, 12, 12, generator=generator())
+    drops = sample_key_drops(scores.shape, 0.4, generator=generator(1))
+    weights = dropkey_weights(scores, 0.4, drop_mask=drops)
+    assert (weights[drops & ~drops.all(-1, keepdim=True)] == 0).all()
+
+
+def test_rows_sum_to_one_without_rescaling():
+    scores = torch.randn(8, 12, 12, generator=generator())
+    weights = dropkey_weights(scores, 0.4, generator=generator(1))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(8, 12))
+
+
+def test_kept_weights_are_the_softmax_renormalised_over_kept_keys():
+    scores = torch.randn(6, 10, 10, generator=generator(), dtype=torch.float64)
+    drops = sample_key_drops(scores.shape, 0.3, generator=generator(1))
+    keep = (~drops).double()
+    plain = scores.softmax(-1)
+    expected = plain * keep / (plain * keep).sum(-1, keepdim=True)  # normalised DropAttention, DIGEST (D9)
+    rows = ~drops.all(-1)
+    torch.testing.assert_close(dropkey_weights(scores, 0.3, drop_mask=drops)[rows], expected[rows])
+
+
+def test_all_dropped_row_becomes_uniform():
+    scores = torch.randn(3, 5, generator=generator())
+    weights = dropkey_weights(scores, 0.5, drop_mask=torch.ones(3, 5, dtype=torch.bool))
+    torch.testing.assert_close(weights, torch.full((3, 5), 0.2))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_all_dropped_row_never_gives_nan(dtype):
+    scores = (torch.randn(4, 7, generator=generator()) * 30).to(dtype)
+    drops = torch.zeros(4, 7, dtype=torch.bool)
+    drops[0] = True
+    weights = dropkey_weights(scores, 0.5, drop_mask=drops)
+    assert torch.isfinite(weights).all()
+    q, k, v = (t.to(dtype) for t in qkv(2, 7, 8))
+    out = attention(q, k, v, mode="dropkey", ratio=0.5, training=True, drop_mask=torch.ones(2, 7, 7, dtype=torch.bool))
+    assert torch.isfinite(out).all()
+
+
+def test_dropped_logits_get_zero_gradient():
+    scores = torch.randn(5, 9, 9, generator=generator(), requires_grad=True)
+    drops = sample_key_drops(scores.shape, 0.3, generator=generator(1))
+    weights = dropkey_weights(scores, 0.3, drop_mask=drops)
+    (weights * torch.randn(5, 9, 9, generator=generator(2))).sum().backward()
+    assert (scores.grad[drops & ~drops.all(-1, keepdim=True)] == 0).all()
+    assert (scores.grad[~drops] != 0).any()
+
+
+def test_expected_weights_are_not_rescaled_by_one_over_keep_probability():
+    # DropKey has no 1/(1 - r) factor: the Monte-Carlo mean of a row still sums to about one, not 1/(1 - r).
+    scores = torch.randn(1, 6, generator=generator()).expand(20000, 6)
+    weights = dropkey_weights(scores, 0.5, generator=generator(1))
+    assert abs(weights.mean(0).sum().item() - 1.0) < 1e-5
+
+
+# --- the Algorithm 1 oracle -----------------------------------------------------------------------------------
+
+
+def test_fast_path_equals_algorithm_1_under_the_same_mask():
+    q, k, v = qkv(2, 4, 17, 8)
+    drops = sample_key_drops((2, 4, 17, 17), 0.3, generator=generator(1))
+    fast = attention(q, k, v, mode="dropkey", ratio=0.3, training=True, drop_mask=drops)
+    torch.testing.assert_close(fast, dropkey_attention_reference(q, k, v, 0.3, drop_mask=drops))
+
+
+def test_fast_path_samples_the_same_mask_as_sample_key_drops():
+    q, k, v = qkv(2, 4, 17, 8)
+    fast = attention(q, k, v, mode="dropkey", ratio=0.3, training=True, generator=generator(5))
+    drops = sample_key_drops((2, 4, 17, 17), 0.3, generator=generator(5))
+    torch.testing.assert_close(fast, dropkey_attention_reference(q, k, v, 0.3, drop_mask=drops))
+
+
+def test_fast_path_equals_the_oracle_on_all_dropped_rows():
+    q, k, v = qkv(1, 6, 4)
+    drops = torch.zeros(1, 6, 6, dtype=torch.bool)
+    drops[0, 2] = True
+    fast = attention(q, k, v, mode="dropkey", ratio=0.3, training=True, drop_mask=drops)
+    torch.testing.assert_close(fast, dropkey_attention_reference(q, k, v, 0.3, drop_mask=drops))
+
+
+def test_weights_equal_algorithm_1_weights():
+    q, k, v = qkv(3, 11, 8)
+    drops = sample_key_drops((3, 11, 11), 0.4, generator=generator(1))
+    eye = torch.eye(11).expand(3, 11, 11)  # with V = I the output of Algorithm 1 is its weight matrix
+    weights = dropkey_weights((q @ k.transpose(-2, -1)) / math.sqrt(8), 0.4, drop_mask=drops)
+    torch.testing.assert_close(weights, dropkey_attention_reference(q, k, eye, 0.4, drop_mask=drops))
+
+
+def test_reference_really_masks_dropped_keys():
+    # Regression for a public copy of Algorithm 1 that adds mask * -1e-12: DropKey silently becomes plain
+    # attention. The oracle must give the renormalised weights, which differ from plain attention.
+    q, k, v = qkv(2, 9, 8)
+    drops = sample_key_drops((2, 9, 9), 0.5, generator=generator(1))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(8)
+    expected = dropkey_weights(scores, 0.5, drop_mask=drops) @ v
+    reference = dropkey_attention_reference(q, k, v, 0.5, drop_mask=drops)
+    torch.testing.assert_close(reference, expected)
+    assert not torch.allclose(reference, scores.softmax(-1) @ v, atol=1e-3)
+
+
+def test_reference_scales_by_the_head_dimension_on_4d_inputs():
+    # The paper's `Q.shape[1] ** -0.5` would scale by the number of heads here.
+    q, k, v = qkv(2, 3, 5, 16)
+    torch.testing.assert_close(
+        dropkey_attention_reference(q, k, v, 0.0, use_dropkey=False),
+        ((q @ k.transpose(-2, -1)) / 4.0).softmax(-1) @ v,
+    )
+
+
+# --- modes ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_eval_is_exactly_plain_attention(mode):
+    q, k, v = qkv(2, 2, 17, 8)
+    plain = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    out = attention(q, k, v, mode=mode, ratio=0.5, training=False, grid_size=(4, 4), num_prefix_tokens=1)
+    assert torch.equal(out, plain)
+
+
+@pytest.mark.parametrize("mode", ["dropout", "dropkey", "dropkey_block", "dropkey_cross"])
+def test_training_with_a_positive_ratio_changes_the_output(mode):
+    q, k, v = qkv(2, 2, 17, 8)
+    plain = attention(q, k, v)
+    out = attention(q, k, v, mode=mode, ratio=0.3, training=True, grid_size=(4, 4), num_prefix_tokens=1)
+    assert not torch.allclose(out, plain)
+
+
+def test_dropout_mode_rescales_kept_weights():
+    # Classic attention dropout: E[output] = plain output, because kept weights are scaled by 1/(1 - r).
+    torch.manual_seed(0)
+    q, k, v = qkv(1, 8, 4)
+    q, k, v = (t.expand(20000, 8, 4) for t in (q, k, v))
+    out = attention(q, k, v, mode="dropout", ratio=0.5, training=True).mean(0)
+    torch.testing.assert_close(out, attention(q[:1], k[:1], v[:1])[0], atol=0.03, rtol=0)
+
+
+def test_attention_module_shapes_and_modes():
+    x = torch.randn(2, 17, 32)
+    for mode in MODES:
+        module = Attention(32, 4, mode=mode, drop_ratio=0.2, grid_size=(4, 4), num_prefix_tokens=1).train()
+        assert module(x).shape == (2, 17, 32)
+        weights = module.attention_weights(x)
+        assert weights.shape == (2, 4, 17, 17)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 17))
+
+
+# --- structured masks -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["block", "cross"])
+@pytest.mark.parametrize("window_size", [1, 3, 5])
+@pytest.mark.parametrize("ratio", [0.1, 0.3])
+def test_structured_dropped_fraction_matches_ratio(shape, window_size, ratio):
+    drops = sample_structured_drops(
+        (4000,), (8, 8), ratio, shape=shape, window_size=window_size, num_prefix_tokens=1, generator=generator()
+    )
+    assert drops.shape == (4000, 65)
+    # Drops inside one window are correlated, so allow a wider margin than for independent draws.
+    assert abs(drops.float().mean().item() - ratio) < 0.01
+
+
+@pytest.mark.parametrize("shape", ["block", "cross"])
+def test_structured_border_keys_are_dropped_as_often_as_central_ones(shape):
+    drops = sample_structured_drops((40000,), (8, 8), 0.3, shape=shape, window_size=3, generator=generator())
+    per_key = drops.float().mean(0).view(8, 8)
+    assert abs(per_key[0, 0].item() - 0.3) < 0.02 and abs(per_key[4, 4].item() - 0.3) < 0.02
+
+
+def test_block_window_drops_a_square_around_each_seed():
+    drops, seeds = sample_structured_drops(
+        (500,), (8, 8), 0.05, shape="block", window_size=3, generator=generator(), return_seeds=True
+    )
+    expected = torch.nn.functional.max_pool2d(seeds.float().unsqueeze(1), 3, stride=1, padding=1).squeeze(1).bool()
+    # Seeds outside the grid can drop border keys too, so in-grid seeds explain a subset of the drops.
+    assert (drops.view(500, 8, 8) | ~expected).all()
+    assert seeds.any()
+
+
+def test_cross_window_drops_a_plus_around_each_seed():
+    drops, seeds = sample_structured_drops(
+        (500,), (8, 8), 0.05, shape="cross", window_size=3, generator=generator(), return_seeds=True
+    )
+    s = seeds.float().unsqueeze(1)
+    row = torch.nn.functional.max_pool2d(s, (1, 3), stride=1, padding=(0, 1))
+    col = torch.nn.functional.max_pool2d(s, (3, 1), stride=1, padding=(1, 0))
+    expected = torch.maximum(row, col).squeeze(1).bool()
+    assert (drops.view(500, 8, 8) | ~expected).all()
+    diagonal_neighbours = torch.nn.functional.max_pool2d(s, 3, stride=1, padding=1).squeeze(1).bool() & ~expected
+    assert (diagonal_neighbours & ~drops.view(500, 8, 8)).any()  # corners of the square are not part of a cross
+
+
+def test_window_size_one_is_plain_dropkey_rate():
+    assert seed_probability(0.3, 1, "block") == pytest.approx(0.3)
+    assert seed_probability(0.3, 1, "cross") == pytest.approx(0.3)
+
+
+def test_structured_mask_has_scores_shape():
+    drops = sample_drop_mask((2, 4, 17, 17), "dropkey_cross", 0.2, grid_size=(4, 4), num_prefix_tokens=1)
+    assert drops.shape == (2, 4, 17, 17) and drops.dtype == torch.bool
+
+
+# --- bad input ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ratio", [-0.1, 1.0, 1.5, float("nan"), "0.1x"])
+def test_invalid_ratio_raises_naming_ratio(ratio):
+    q, k, v = qkv(2, 5, 4)
+    with pytest.raises(ValueError, match="ratio"):
+        attention(q, k, v, mode="dropkey", ratio=ratio, training=True)
+    with pytest.raises(ValueError, match="ratio"):
+        dropkey_weights(torch.zeros(3, 3), ratio)
+
+
+def test_unknown_mode_raises_naming_mode():
+    q, k, v = qkv(2, 5, 4)
+    with pytest.raises(ValueError, match="mode"):
+        attention(q, k, v, mode="drop_key", ratio=0.1, training=True)
+
+
+@pytest.mark.parametrize(
+    "shapes, name",
+    [(((2, 5, 4), (2, 6, 4), (2, 5, 4)), "k and v"), (((2, 5, 4), (2, 5, 3), (2, 5, 4)), "q and k"), (((2, 5, 4), (3, 5, 4), (3, 5, 4)), "q, k and v")],
+)
+def test_mismatched_qkv_raises(shapes, name):
+    q, k, v = (torch.zeros(s) for s in shapes)
+    with pytest.raises(ValueError, match=name):
+        attention(q, k, v)
+
+
+@pytest.mark.parametrize("mode", ["dropkey_block", "dropkey_cross"])
+def test_structured_modes_without_a_grid_raise_naming_grid_size(mode):
+    q, k, v = qkv(2, 17, 4)
+    with pytest.raises(ValueError, match="grid_size"):
+        attention(q, k, v, mode=mode, ratio=0.1, training=True)
+    with pytest.raises(ValueError, match="grid_size"):
+        Attention(16, 2, mode=mode, drop_ratio=0.1)
+
+
+def test_grid_that_does_not_match_the_keys_raises():
+    with pytest.raises(ValueError, match="grid_size"):
+        sample_drop_mask((2, 17, 17), "dropkey_block", 0.1, grid_size=(4, 4), num_prefix_tokens=0)
+
+
+def test_even_window_size_raises_naming_window_size():
+    with pytest.raises(ValueError, match="window_size"):
+        sample_structured_drops((2,), (4, 4), 0.1, shape="block", window_size=2)
+
+
+def test_drop_mask_of_the_wrong_shape_raises():
+    with pytest.raises(ValueError, match="drop_mask"):
+        dropkey_weights(torch.zeros(3, 4), 0.1, drop_mask=torch.zeros(4, 3, dtype=torch.bool))

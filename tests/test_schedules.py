@@ -1,0 +1,57 @@
+"""Drop-ratio schedules over depth."""
+
+import pytest
+
+from dropkey_lib.schedules import SCHEDULES, drop_ratios
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("depth", [1, 2, 4, 12])
+def test_every_schedule_has_the_requested_mean(schedule, depth):
+    ratios = drop_ratios(0.15, depth, schedule)
+    assert len(ratios) == depth
+    assert sum(ratios) / depth == pytest.approx(0.15)
+
+
+def test_constant_is_the_same_ratio_in_every_layer():
+    assert drop_ratios(0.2, 5, "constant") == [0.2] * 5
+
+
+def test_linear_down_decreases_from_twice_the_ratio_to_zero():
+    assert drop_ratios(0.1, 3, "linear_down") == pytest.approx([0.2, 0.1, 0.0])
+
+
+def test_linear_up_is_linear_down_reversed():
+    assert drop_ratios(0.1, 6, "linear_up") == drop_ratios(0.1, 6, "linear_down")[::-1]
+
+
+def test_linear_steps_are_equal():
+    ratios = drop_ratios(0.2, 5, "linear_down")
+    steps = [a - b for a, b in zip(ratios, ratios[1:])]
+    assert steps == pytest.approx([steps[0]] * 4)
+
+
+def test_single_layer_gets_the_ratio_whatever_the_schedule():
+    assert drop_ratios(0.7, 1, "linear_down") == [0.7]
+
+
+def test_linear_schedules_reject_a_mean_that_would_need_a_ratio_of_one():
+    with pytest.raises(ValueError, match="ratio"):
+        drop_ratios(0.5, 4, "linear_down")
+
+
+@pytest.mark.parametrize("ratio", [-0.1, 1.0, float("nan")])
+def test_invalid_ratio_raises_naming_ratio(ratio):
+    with pytest.raises(ValueError, match="ratio"):
+        drop_ratios(ratio, 4, "constant")
+
+
+def test_unknown_schedule_raises_naming_schedule():
+    with pytest.raises(ValueError, match="schedule"):
+        drop_ratios(0.1, 4, "cosine")
+
+
+@pytest.mark.parametrize("depth", [0, -1, 2.5])
+def test_invalid_depth_raises_naming_depth(depth):
+    with pytest.raises(ValueError, match="depth"):
+        drop_ratios(0.1, depth, "constant")
