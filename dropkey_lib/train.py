@@ -11,7 +11,8 @@ continues exactly where it stopped: with the same seed it ends with the same wei
 
 Randomness, and why runs can be paired across configurations:
 - the weights are initialised from `torch.manual_seed(seed)`, so every mode starts from the same weights;
-- epoch e shuffles and augments from its own generator seeded with (seed, e): same data order for every mode;
+- epoch e shuffles and augments from its own generator seeded with (seed, e): same data order for every mode,
+  and a resumed epoch replays the same batches from its start batch (see `data.iterate_batches`);
 - the drop masks come from the global torch RNG, whose state the checkpoint saves.
 """
 
@@ -35,7 +36,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .attention import MODES
-from .data import CIFAR10Data, augment_batch, load_cifar10, subset, to_float
+from .data import CIFAR10Data, iterate_batches, load_cifar10, subset, to_float
 from .files import save_json, save_torch
 from .schedules import SCHEDULES
 from .settings import quick_mode
@@ -99,8 +100,9 @@ class TrainConfig:
         return cls(**{**(QUICK if quick else {}), **overrides})
 
 
-# Quick mode: a 0.1M-parameter model on 2,000 training images. It still learns (well above 10% test accuracy).
-QUICK = dict(dim=64, depth=3, epochs=6, train_size=2000, test_size=1000, train_eval_size=1000, lr=3e-3)
+# Quick mode: a 0.15M-parameter model on 4,000 training images for 8 epochs: about 25 s on 2 cores, and it still
+# learns (about 34% test accuracy on CIFAR-10, where chance is 10%).
+QUICK = dict(dim=64, depth=3, epochs=8, batch_size=64, train_size=4000, test_size=1000, train_eval_size=1000)
 
 
 @dataclass
@@ -165,28 +167,29 @@ def train(
 
     with _StopRequest() as stop:
         for epoch in range(state["epoch"], config.epochs):
-            generator = epoch_generator(config.seed, epoch)
-            order = torch.randperm(len(train_images), generator=generator)
-            first_step = 0
-            totals = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+            first_step, totals = 0, {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
             if epoch == state["epoch"] and state["step_in_epoch"]:
-                first_step = state["step_in_epoch"]
-                generator.set_state(state["data_generator"])
-                totals = state["totals"]
+                first_step, totals = state["step_in_epoch"], state["totals"]
+            batches = iterate_batches(
+                train_images,
+                train_labels,
+                config.batch_size,
+                shuffle=True,
+                augment=True,
+                generator=epoch_generator(config.seed, epoch),
+                start_batch=first_step,
+            )
             model.train()
             started = time.perf_counter()
             bar = tqdm(
-                range(first_step, steps_per_epoch),
+                batches,
                 initial=first_step,
                 total=steps_per_epoch,
                 desc=f"epoch {epoch + 1}/{config.epochs}",
                 disable=not progress,
                 leave=False,
             )
-            for step in bar:
-                index = order[step * config.batch_size : (step + 1) * config.batch_size]
-                images = augment_batch(train_images[index], generator)
-                labels = train_labels[index]
+            for step, (images, labels) in enumerate(bar, start=first_step):
                 lr = learning_rate(epoch * steps_per_epoch + step, total_steps, warmup_steps, config.lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
@@ -207,7 +210,7 @@ def train(
                 bar.set_postfix(loss=f"{totals['loss'] / totals['seen']:.3f}", acc=f"{totals['correct'] / totals['seen']:.1%}")
                 if stop.requested and step + 1 < steps_per_epoch:
                     totals["seconds"] += time.perf_counter() - started
-                    _interrupt(run_dir, config, model, optimizer, history, epoch, step + 1, generator, totals)
+                    _interrupt(run_dir, config, model, optimizer, history, epoch, step + 1, totals)
             bar.close()
             train_seconds = totals["seconds"] + time.perf_counter() - started
             record = {
@@ -222,13 +225,13 @@ def train(
             record["images_per_second"] = totals["seen"] / train_seconds
             history.append(record)
             if run_dir is not None:
-                _save(run_dir, config, model, optimizer, history, epoch + 1, 0, None, None)
+                _save(run_dir, config, model, optimizer, history, epoch + 1, 0, None)
             if progress:
                 tqdm.write(format_record(record, config.epochs))
             if callback is not None:
                 callback(record)
             if stop.requested and epoch + 1 < config.epochs:
-                _interrupt(run_dir, config, model, optimizer, history, epoch + 1, 0, None, None)
+                _interrupt(run_dir, config, model, optimizer, history, epoch + 1, 0, None)
     model.eval()
     return TrainResult(model=model, history=history, test_accuracy=history[-1]["test_accuracy"])
 
@@ -305,7 +308,6 @@ def _save(
     history: list[dict],
     epoch: int,
     step_in_epoch: int,
-    generator: torch.Generator | None,
     totals: dict | None,
 ) -> None:
     """Write the checkpoint, then the history, each atomically. `epoch` counts completed epochs."""
@@ -316,7 +318,6 @@ def _save(
         "history": history,
         "epoch": epoch,
         "step_in_epoch": step_in_epoch,
-        "data_generator": generator.get_state() if generator is not None else None,
         "totals": totals,
         "torch_rng": torch.get_rng_state(),
     }
@@ -359,11 +360,11 @@ def _start_or_resume(
     return checkpoint
 
 
-def _interrupt(run_dir: Path | None, config, model, optimizer, history, epoch, step, generator, totals) -> None:
+def _interrupt(run_dir: Path | None, config, model, optimizer, history, epoch, step, totals) -> None:
     """Save a checkpoint at this step (if the run has a folder) and stop the run."""
     if run_dir is None:
         raise TrainingInterrupted("training interrupted; the run had no out_dir, so nothing was saved")
-    _save(run_dir, config, model, optimizer, history, epoch, step, generator, totals)
+    _save(run_dir, config, model, optimizer, history, epoch, step, totals)
     raise TrainingInterrupted(f"training interrupted; checkpoint saved in {run_dir}. Continue with --resume.")
 
 

@@ -1,0 +1,199 @@
+"""Training: history, checkpoints, resume, interruption, divergence, and the CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import dropkey_lib.train as train_module
+from dropkey_lib.data import CIFAR10Data
+from dropkey_lib.train import (
+    TrainConfig,
+    TrainingDiverged,
+    TrainingInterrupted,
+    learning_rate,
+    load_model,
+    main,
+    train,
+)
+
+
+def tiny_data(train_size: int = 60, test_size: int = 20) -> CIFAR10Data:
+    g = torch.Generator().manual_seed(0)
+    return CIFAR10Data(
+        train_images=torch.randint(0, 256, (train_size, 3, 32, 32), dtype=torch.uint8, generator=g),
+        train_labels=torch.arange(train_size) % 10,
+        test_images=torch.randint(0, 256, (test_size, 3, 32, 32), dtype=torch.uint8, generator=g),
+        test_labels=torch.arange(test_size) % 10,
+        source="random test images",
+    )
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    settings = dict(dim=16, depth=2, num_heads=2, epochs=2, batch_size=16, train_eval_size=20, ratio=0.2)
+    return TrainConfig(**{**settings, **overrides})
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def interrupt_at_batch(monkeypatch, batch: int) -> None:
+    """Make Ctrl-C arrive while batch number `batch` (counting from 1 over the whole run) is being trained."""
+    real_iterate = train_module.iterate_batches
+    served = {"count": 0}
+
+    def iterate(*args, **kwargs):
+        for item in real_iterate(*args, **kwargs):
+            served["count"] += 1
+            if served["count"] == batch:
+                signal.raise_signal(signal.SIGINT)
+            yield item
+
+    monkeypatch.setattr(train_module, "iterate_batches", iterate)
+
+
+# --- schedule and config --------------------------------------------------------------------------------------
+
+
+def test_learning_rate_warms_up_linearly_then_decays_to_zero():
+    assert learning_rate(0, 100, 10, 1.0) == pytest.approx(0.1)
+    assert learning_rate(9, 100, 10, 1.0) == pytest.approx(1.0)
+    assert learning_rate(10, 100, 10, 1.0) == pytest.approx(1.0)
+    assert learning_rate(55, 100, 10, 1.0) == pytest.approx(0.5)
+    assert learning_rate(100, 100, 10, 1.0) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    "overrides, name",
+    [({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"), ({"train_size": 5}, "train_size"), ({"lr": 0.0}, "lr"), ({"mode": "x"}, "mode"), ({"ratio": 1.0}, "ratio")],
+)
+def test_invalid_config_raises_naming_the_field(overrides, name):
+    with pytest.raises(ValueError, match=name):
+        TrainConfig(**overrides)
+
+
+def test_quick_config_is_smaller_than_full():
+    quick, full = TrainConfig.create(quick=True), TrainConfig.create(quick=False)
+    assert quick.train_size < 10_000 and full.train_size is None and quick.dim < full.dim
+
+
+# --- a run ----------------------------------------------------------------------------------------------------
+
+
+def test_history_has_one_record_per_epoch_with_train_and_test_metrics():
+    result = train(tiny_config(), data=tiny_data(), progress=False)
+    assert [r["epoch"] for r in result.history] == [1, 2]
+    for key in ("train_loss", "train_accuracy", "train_eval_accuracy", "test_loss", "test_accuracy", "seconds"):
+        assert all(key in record for record in result.history)
+    assert result.test_accuracy == result.history[-1]["test_accuracy"]
+    assert not result.model.training
+
+
+def test_callback_sees_every_epoch_as_it_ends():
+    seen = []
+    train(tiny_config(), data=tiny_data(), progress=False, callback=lambda record: seen.append(record["epoch"]))
+    assert seen == [1, 2]
+
+
+def test_same_seed_gives_the_same_weights():
+    a = train(tiny_config(), data=tiny_data(), progress=False).model
+    b = train(tiny_config(), data=tiny_data(), progress=False).model
+    assert same_weights(a, b)
+
+
+def test_every_mode_starts_from_the_same_initial_weights():
+    models = [train(tiny_config(mode=m, epochs=1, lr=1e-12), data=tiny_data(), progress=False).model for m in ("none", "dropkey")]
+    for (name, a), b in zip(models[0].state_dict().items(), models[1].state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=0, msg=name)
+
+
+def test_run_folder_holds_config_history_and_checkpoint(tmp_path):
+    train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+    assert json.loads((tmp_path / "config.json").read_text())["mode"] == "dropkey"
+    assert len(json.loads((tmp_path / "history.json").read_text())) == 2
+    assert (tmp_path / "checkpoint.pt").is_file()
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_load_model_gives_the_trained_model_in_eval_mode(tmp_path):
+    result = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+    loaded = load_model(tmp_path)
+    assert not loaded.training and same_weights(loaded, result.model)
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path):
+    train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+
+
+def test_resume_with_a_different_config_raises_naming_the_difference(tmp_path):
+    train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="ratio"):
+        train(tiny_config(ratio=0.3), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+
+
+# --- interruption and resume ----------------------------------------------------------------------------------
+
+
+def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path, monkeypatch):
+    interrupt_at_batch(monkeypatch, 2)
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert (checkpoint["epoch"], checkpoint["step_in_epoch"]) == (0, 2)
+
+
+@pytest.mark.parametrize("batch", [2, 4, 6])  # mid-epoch, at the end of epoch 1 (4 batches), in epoch 2
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path, monkeypatch, batch):
+    uninterrupted = train(tiny_config(), data=tiny_data(), progress=False)
+    with monkeypatch.context() as patch:
+        interrupt_at_batch(patch, batch)
+        with pytest.raises(TrainingInterrupted):
+            train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+    resumed = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+    assert same_weights(resumed.model, uninterrupted.model)
+    assert [r["train_loss"] for r in resumed.history] == pytest.approx([r["train_loss"] for r in uninterrupted.history])
+
+
+def test_a_nan_loss_stops_the_run_with_a_clear_message():
+    with pytest.raises(TrainingDiverged, match="--lr"):
+        train(tiny_config(lr=1e30, warmup_epochs=0.0), data=tiny_data(), progress=False)
+
+
+# --- CLI ------------------------------------------------------------------------------------------------------
+
+
+def test_cli_quick_run_prints_the_test_accuracy_last(tmp_path, capsys):
+    assert main(["--quick", "--epochs", "1", "--train-size", "500", "--out", str(tmp_path / "run")]) == 0
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last_line.startswith("test accuracy: ") and last_line.endswith("%")
+
+
+def test_cli_rejects_an_invalid_ratio(capsys):
+    assert main(["--ratio", "1.5"]) == 2
+    assert "ratio" in capsys.readouterr().err
+
+
+def test_cli_ctrl_c_then_resume_finishes_the_run(tmp_path):
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "dropkey_lib.train", "--quick", "--epochs", "3", "--train-size", "1000", "--out", str(run)]
+    env = {**os.environ, "DROPKEY_QUICK": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "history.json").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "--resume" in stderr
+    finished = subprocess.run(command + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip().splitlines()[-1].startswith("test accuracy: ")
+    assert len(json.loads((run / "history.json").read_text())) == 3
