@@ -114,13 +114,14 @@ def bernoulli_indices(
     batch = int(expected + 6.0 * math.sqrt(expected * (1.0 - probability))) + 16  # almost always enough
     chunks, last = [], -1
     while last < numel - 1:
-        u = 1.0 - torch.rand(batch, dtype=torch.float64, generator=generator, device=device)  # in (0, 1]
-        gaps = torch.floor(torch.log(u) / log_fail).clamp_(max=numel).to(torch.int64) + 1
-        indices = torch.cumsum(gaps, dim=0) + last
+        # log(1 - U) with U uniform in [0, 1) is finite and <= 0; float64 keeps the inversion exact in practice.
+        gaps = torch.rand(batch, dtype=torch.float64, generator=generator, device=device)
+        gaps.neg_().log1p_().div_(log_fail).floor_().clamp_(max=numel).add_(1)
+        indices = torch.cumsum(gaps, dim=0).to(torch.int64).add_(last)
         chunks.append(indices)
         last = int(indices[-1])
         batch = batch // 8 + 16
-    indices = torch.cat(chunks)
+    indices = torch.cat(chunks) if len(chunks) > 1 else chunks[0]
     return indices[indices < numel]
 
 
@@ -170,10 +171,10 @@ def _bernoulli_mask(
     numel = math.prod(shape)
     if ratio <= 0.5:
         mask = torch.full((numel,), kept_value, dtype=dtype, device=device)
-        mask[bernoulli_indices(numel, ratio, generator=generator, device=device)] = dropped_value
+        mask.index_fill_(0, bernoulli_indices(numel, ratio, generator=generator, device=device), dropped_value)
     else:
         mask = torch.full((numel,), dropped_value, dtype=dtype, device=device)
-        mask[bernoulli_indices(numel, 1.0 - ratio, generator=generator, device=device)] = kept_value
+        mask.index_fill_(0, bernoulli_indices(numel, 1.0 - ratio, generator=generator, device=device), kept_value)
     return mask.view(shape)
 
 
