@@ -1,0 +1,769 @@
+"""The theory behind DropKey: its smoothing coefficient and its gradient argument, in SymPy and in exact numbers.
+
+DropKey hides each key from each query with probability `ratio` before the softmax (see `attention.py`). For one
+query with attention p = softmax(s) over n keys and keep indicators m_j ~ Bernoulli(1 - ratio), the weights are
+
+    p_hat_j = m_j p_j / sum_i m_i p_i          (rows with at least one kept key)
+
+and the paper's first claim is that, in expectation, every weight is rescaled by a *smoothing coefficient*:
+
+    E[p_hat_j] = c_j p_j,     c_j = (1 - r) E[ 1 / (p_j + sum_{i != j} m_i p_i) ],     p_s > p_t  =>  c_s < c_t.
+
+This module has three parts.
+
+1. Symbolic builders (SymPy): the expectation over all 2**n keep patterns, c_j, the coupling identity behind
+   c_s < c_t, the expected output, and post-softmax dropout for contrast.
+2. Exact numbers for any n: `smoothing_coefficients` enumerates the keep patterns for small n and otherwise uses
+   1/x = int_0^inf exp(-t x) dt, which turns the expectation into a one-dimensional integral of a product
+   (see `_smoothing_coefficients_integral`). A Monte Carlo estimator built on the library's own `dropkey_weights`
+   cross-checks both.
+3. The gradient argument: the toy objective 1/2 ||sum_j p_j v_j - y||^2 with sum_j p_j = 1, its Lagrangian and
+   partial derivatives (symbolic, `toy_attention_problem`), and a small gradient-descent experiment with DropKey
+   sampled for real (`train_toy_attention`).
+
+Conventions. p is a probability vector along the last axis (..., n) with strictly positive entries. "All dropped"
+rows (probability ratio**n) have no kept key: mathematically (logits of -inf) they have no weights at all, which we
+count as weight 0 (`all_dropped="zero"`, the definition of c_j above); the library's `dropkey_weights` gives them
+uniform attention 1/n instead (`all_dropped="uniform"`), which adds ratio**n / (n p_j) to c_j.
+
+Which parts are the paper's and which are ours is set out in `paper/DIGEST.md` §1.5 and §2: the formula for c_j,
+its proof by coupling and the large-n approximation are our derivation from the mechanism the paper defines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import sympy as sp
+import torch
+
+from .attention import check_ratio, dropkey_weights
+
+ALL_DROPPED = ("zero", "uniform")
+METHODS = ("auto", "enumerate", "integral")
+ENUMERATION_MAX_KEYS = 12  # 2**12 keep patterns: enumeration is exact and still fast up to here
+
+# Integral quadrature: trapezoid rule in s = log t, which converges geometrically for these integrands (their
+# terms t * exp(-t x) are analytic in the strip |Im s| < pi/2, so the error is about exp(-pi**2 / h)).
+_QUAD_STEP = 0.2
+_QUAD_T_MIN = 1e-16
+_QUAD_TAIL = 40.0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Argument checks
+
+
+def check_all_dropped(all_dropped: str) -> str:
+    """Raise a ValueError unless `all_dropped` is one of `ALL_DROPPED`."""
+    if all_dropped not in ALL_DROPPED:
+        raise ValueError(f"all_dropped must be one of {', '.join(ALL_DROPPED)}; got {all_dropped!r}")
+    return all_dropped
+
+
+def check_probabilities(p, *, atol: float = 1e-6) -> np.ndarray:
+    """Return p as a float64 array (..., n) after checking that every row is a probability vector.
+
+    Entries must be strictly positive (a softmax never gives 0; c_j is infinite for p_j = 0 when ratio > 0) and
+    each row must sum to 1 within `atol`. Rows are then divided by their sum to remove rounding.
+    """
+    arr = np.asarray(p, dtype=np.float64)
+    if arr.ndim == 0 or arr.shape[-1] == 0:
+        raise ValueError(f"p must have shape (..., n) with n >= 1, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError("p must have finite, strictly positive entries")
+    sums = arr.sum(axis=-1, keepdims=True)
+    if np.any(np.abs(sums - 1.0) > atol):
+        raise ValueError(f"every row of p must sum to 1 (within {atol:g}); got sums as far off as "
+                         f"{np.abs(sums - 1.0).max():.3g}")
+    return arr / sums
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 1. Symbolic: the expectation over keep patterns
+
+
+def probability_symbols(n: int, name: str = "p") -> tuple[sp.Symbol, ...]:
+    """The symbols p_1 ... p_n (positive) for the attention weights of one query over n keys."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return tuple(sp.Symbol(f"{name}_{j}", positive=True) for j in range(1, n + 1))
+
+
+def ratio_symbol(name: str = "r") -> sp.Symbol:
+    """The drop ratio r as a positive symbol (SymPy cannot also assume r < 1; 1 - r > 0 is used by hand)."""
+    return sp.Symbol(name, positive=True)
+
+
+def keep_patterns(n: int) -> list[tuple[int, ...]]:
+    """All 2**n keep patterns m in {0, 1}**n (1 = kept), the all-dropped pattern first."""
+    return list(itertools.product((0, 1), repeat=n))
+
+
+def pattern_probability(pattern: Sequence[int], ratio, keep=None):
+    """P(m) = (1 - r)**(#kept) r**(#dropped) for i.i.d. Bernoulli(1 - r) keep indicators.
+
+    `keep` is the keep probability (default 1 - ratio); passing an independent positive symbol for it lets SymPy's
+    assumptions see that it is positive.
+    """
+    keep = 1 - ratio if keep is None else keep
+    kept = sum(pattern)
+    return keep**kept * ratio ** (len(pattern) - kept)
+
+
+def _kept_sum(p: Sequence, pattern: Sequence[int], normalized: bool):
+    """sum_i m_i p_i; when every key is kept and `normalized`, that is sum_i p_i = 1."""
+    if normalized and all(pattern):
+        return sp.Integer(1)
+    return sp.Add(*[pi for pi, mi in zip(p, pattern) if mi])
+
+
+def dropkey_weights_symbolic(p: Sequence, pattern: Sequence[int], *, all_dropped: str = "zero",
+                             normalized: bool = True) -> list:
+    """The DropKey weights p_hat_j = m_j p_j / sum_i m_i p_i of one keep pattern, as SymPy expressions.
+
+    For the all-dropped pattern: zeros (`all_dropped="zero"`) or 1/n each (`"uniform"`, the library's fallback).
+    `normalized=True` uses sum_j p_j = 1.
+    """
+    check_all_dropped(all_dropped)
+    n = len(p)
+    if not any(pattern):
+        return [sp.Integer(0) if all_dropped == "zero" else sp.Rational(1, n)] * n
+    denominator = _kept_sum(p, pattern, normalized)
+    return [pj / denominator if mj else sp.Integer(0) for pj, mj in zip(p, pattern)]
+
+
+def expected_dropkey_weights_symbolic(p: Sequence, ratio, *, all_dropped: str = "zero", normalized: bool = True,
+                                      keep=None) -> list:
+    """E[p_hat_j] for j = 1..n: the sum over all 2**n keep patterns of P(m) p_hat_j(m). Unsimplified."""
+    n = len(p)
+    total = [sp.Integer(0)] * n
+    for pattern in keep_patterns(n):
+        weight = pattern_probability(pattern, ratio, keep)
+        for j, w in enumerate(dropkey_weights_symbolic(p, pattern, all_dropped=all_dropped, normalized=normalized)):
+            total[j] += weight * w
+    return total
+
+
+def smoothing_coefficient_symbolic(p: Sequence, ratio, j: int, *, normalized: bool = True, keep=None):
+    """c_j = (1 - r) E[1 / (p_j + sum_{i != j} m_i p_i)], summed over the 2**(n-1) patterns of the other keys.
+
+    This is E[p_hat_j] / p_j written as "key j is kept (probability 1 - r), then average over the others".
+    `j` is 0-based.
+    """
+    n = len(p)
+    keep_prob = 1 - ratio if keep is None else keep
+    others = [i for i in range(n) if i != j]
+    total = sp.Integer(0)
+    for sub in keep_patterns(n - 1):
+        pattern = [0] * n
+        pattern[j] = 1
+        for i, mi in zip(others, sub):
+            pattern[i] = mi
+        total += pattern_probability(sub, ratio, keep) / _kept_sum(p, pattern, normalized)
+    return keep_prob * total
+
+
+def smoothing_coefficients_closed_form(n: int) -> tuple[tuple[sp.Symbol, ...], sp.Symbol, list]:
+    """Closed forms of c_1 .. c_n for n = 2 or 3, on the simplex (sum_j p_j = 1).
+
+    Returns (p, r, [c_1, ..., c_n]), each c_j written as (1 - r) times one term per keep pattern of the other keys:
+    n = 2:  c_1 = (1 - r) (1 - r + r / p_1);
+    n = 3:  c_1 = (1 - r) ((1 - r)**2 + r (1 - r) / (p_1 + p_2) + r (1 - r) / (p_1 + p_3) + r**2 / p_1).
+    `sp.factor` turns them into a single fraction.
+    """
+    if n not in (2, 3):
+        raise ValueError(f"closed forms are built for n = 2 and n = 3 only, got {n!r}")
+    p, r = probability_symbols(n), ratio_symbol()
+    return p, r, [smoothing_coefficient_symbolic(p, r, j) for j in range(n)]
+
+
+def on_simplex(expr, p: Sequence):
+    """Impose sum_j p_j = 1 by substituting p_n = 1 - (p_1 + ... + p_{n-1})."""
+    return sp.sympify(expr).subs(p[-1], 1 - sp.Add(*p[:-1]))
+
+
+def is_zero_on_simplex(expr, p: Sequence) -> bool:
+    """True when `expr` simplifies to 0 once sum_j p_j = 1 is imposed (use it to assert derivations)."""
+    return sp.simplify(on_simplex(expr, p)) == 0
+
+
+def coupling_gap_symbolic(p: Sequence, ratio, s: int, t: int, *, normalized: bool = True, keep=None):
+    """The coupling identity for c_t - c_s (0-based s, t), summed over the keep patterns of the other keys:
+
+        c_t - c_s = r (1 - r) (p_s - p_t) E_R[ 1 / ((p_s + R) (p_t + R)) ],    R = sum_{i != s, t} m_i p_i.
+
+    Every factor after (p_s - p_t) is positive, so p_s > p_t gives c_s < c_t. (If every other key is kept and
+    `normalized`, p_s + p_t + R = 1 and so p_s + R = 1 - p_t and p_t + R = 1 - p_s.)
+    """
+    n = len(p)
+    if s == t:
+        raise ValueError("s and t must differ")
+    keep_prob = 1 - ratio if keep is None else keep
+    others = [i for i in range(n) if i not in (s, t)]
+    total = sp.Integer(0)
+    for sub in keep_patterns(n - 2):
+        rest = sp.Add(*[p[i] for i, mi in zip(others, sub) if mi])
+        if normalized and all(sub):
+            den_s, den_t = 1 - p[t], 1 - p[s]
+        else:
+            den_s, den_t = p[s] + rest, p[t] + rest
+        total += pattern_probability(sub, ratio, keep) / (den_s * den_t)
+    return ratio * keep_prob * (p[s] - p[t]) * total
+
+
+def sign_certificate(difference, p: Sequence, ratio, s: int, t: int) -> dict:
+    """Certify that `difference` = c_t - c_s has the sign of p_s - p_t for 0 < r < 1 and p > 0.
+
+    Factors it as  r (1 - r) (p_s - p_t) N / D  and checks that the polynomials N and D (in p and r) have only
+    positive coefficients. Returns {"factored", "numerator", "denominator", "positive"}; `positive` is True when
+    the certificate holds.
+    """
+    factored = sp.factor(difference)
+    numerator, denominator = sp.fraction(sp.cancel(sp.together(difference)))
+    cofactor = sp.cancel(numerator / (ratio * (1 - ratio) * (p[s] - p[t])))
+    gens = (*p, ratio)
+    positive = False
+    if cofactor.is_polynomial(*gens) and denominator.is_polynomial(*gens):
+        num_coeffs = sp.Poly(cofactor, *gens).coeffs()
+        den_coeffs = sp.Poly(denominator, *gens).coeffs()
+        # An overall sign may sit on either polynomial; what matters is that each has a single sign, the same one.
+        positive = (all(c > 0 for c in num_coeffs) and all(c > 0 for c in den_coeffs)) or (
+            all(c < 0 for c in num_coeffs) and all(c < 0 for c in den_coeffs)
+        )
+    return {"factored": factored, "numerator": cofactor, "denominator": denominator, "positive": positive}
+
+
+def expected_output_symbolic(p: Sequence, values: Sequence, ratio, *, all_dropped: str = "zero",
+                             normalized: bool = True):
+    """E[o] = sum over patterns of P(m) sum_j p_hat_j(m) v_j, expanded. `values` are symbols standing for v_j."""
+    n = len(p)
+    total = sp.Integer(0)
+    for pattern in keep_patterns(n):
+        weights = dropkey_weights_symbolic(p, pattern, all_dropped=all_dropped, normalized=normalized)
+        total += pattern_probability(pattern, ratio) * sp.Add(*[w * v for w, v in zip(weights, values)])
+    return sp.expand(total)
+
+
+def dropout_weights_symbolic(p: Sequence, pattern: Sequence[int], ratio) -> list:
+    """Classic post-softmax attention dropout (timm's `attn_drop`): m_j p_j / (1 - r), no renormalisation."""
+    return [mj * pj / (1 - ratio) for pj, mj in zip(p, pattern)]
+
+
+def expected_dropout_weights_symbolic(p: Sequence, ratio) -> list:
+    """E[m_j p_j / (1 - r)] over all keep patterns, simplified: it is p_j, i.e. unbiased and with no smoothing."""
+    n = len(p)
+    total = [sp.Integer(0)] * n
+    for pattern in keep_patterns(n):
+        weight = pattern_probability(pattern, ratio)
+        for j, w in enumerate(dropout_weights_symbolic(p, pattern, ratio)):
+            total[j] += weight * w
+    return [sp.factor(x) for x in total]
+
+
+def dropout_row_sum_symbolic(p: Sequence, ratio) -> tuple:
+    """Mean and variance of the row sum S = sum_j m_j p_j / (1 - r) under post-softmax dropout (sum_j p_j = 1).
+
+    Returns (E[S], Var[S]) simplified: E[S] = 1 but Var[S] = r / (1 - r) * sum_j p_j**2 > 0, so single rows do not
+    sum to one.
+    """
+    n = len(p)
+    mean = sp.Integer(0)
+    second = sp.Integer(0)
+    for pattern in keep_patterns(n):
+        row_sum = sp.Add(*dropout_weights_symbolic(p, pattern, ratio))
+        weight = pattern_probability(pattern, ratio)
+        mean += weight * row_sum
+        second += weight * row_sum**2
+    mean = sp.simplify(on_simplex(mean, p))
+    variance = sp.factor(sp.expand(second - sp.Add(*p) ** 2))
+    return mean, variance
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 2. Exact numbers
+
+
+def expected_weights_enumerate(p, ratio: float, *, all_dropped: str = "zero") -> np.ndarray:
+    """E[p_hat] (..., n) by brute force over all 2**n keep patterns. Exact up to float64 rounding; n <= 20."""
+    ratio = check_ratio(ratio)
+    check_all_dropped(all_dropped)
+    arr = check_probabilities(p)
+    n = arr.shape[-1]
+    if n > 20:
+        raise ValueError(f"enumeration visits 2**n patterns; n = {n} is too large (use the integral method)")
+    masks = np.array(keep_patterns(n), dtype=np.float64)  # (2**n, n)
+    kept = masks.sum(axis=1)
+    probs = (1.0 - ratio) ** kept * ratio ** (n - kept)  # (2**n,); 0.0 ** 0 = 1 handles ratio = 0
+    nonempty = kept > 0
+    masks, probs = masks[nonempty], probs[nonempty]
+    denominators = arr @ masks.T  # (..., P)
+    expected = arr * ((probs / denominators) @ masks)  # (..., n)
+    if all_dropped == "uniform":
+        expected = expected + ratio**n / n
+    return expected
+
+
+def _smoothing_coefficients_integral(p: np.ndarray, ratio: float) -> np.ndarray:
+    """c_j (all-dropped counted as 0) for p (..., n) from the one-dimensional integral.
+
+    With 1/x = int_0^inf exp(-t x) dt and independent keys,
+
+        E[1 / (p_j + S_j)] = int_0^inf exp(-t p_j) prod_{i != j} (r + (1 - r) exp(-t p_i)) dt.
+
+    We integrate over s = log t with the trapezoid rule (step `_QUAD_STEP`), from t = `_QUAD_T_MIN` (the part
+    below it is at most 1e-16 relative) to the t where exp(-t p_min) is negligible. The product is taken in log
+    space, and the factor of key j is divided out by subtracting its log.
+    """
+    p_min = float(p.min())
+    t_max = (_QUAD_TAIL + math.log(1.0 / p_min)) / p_min
+    s = np.arange(math.log(_QUAD_T_MIN), math.log(t_max) + _QUAD_STEP, _QUAD_STEP)
+    log_r = math.log(ratio) if ratio > 0 else -math.inf
+    log_keep = math.log1p(-ratio)
+    flat = p.reshape(-1, p.shape[-1])
+    out = np.empty_like(flat)
+    # Bound the (nodes x rows x n) work array to about 4M entries.
+    rows_per_chunk = max(1, int(4_000_000 // (len(s) * flat.shape[1])))
+    nodes_per_chunk = len(s) if rows_per_chunk > 1 else max(1, int(4_000_000 // flat.shape[1]))
+    for start in range(0, flat.shape[0], rows_per_chunk):
+        rows = flat[start : start + rows_per_chunk]  # (R, n)
+        acc = np.zeros_like(rows)
+        for node in range(0, len(s), nodes_per_chunk):
+            t = np.exp(s[node : node + nodes_per_chunk])[:, None, None]  # (K, 1, 1)
+            log_factor = np.logaddexp(log_r, log_keep - t * rows)  # log(r + (1 - r) e^{-t p_i}), (K, R, n)
+            log_prod = log_factor.sum(axis=-1, keepdims=True)
+            acc += (t * np.exp(-t * rows + log_prod - log_factor)).sum(axis=0)
+        out[start : start + rows_per_chunk] = (1.0 - ratio) * _QUAD_STEP * acc
+    return out.reshape(p.shape)
+
+
+def smoothing_coefficients(p, ratio: float, *, all_dropped: str = "zero", method: str = "auto") -> np.ndarray:
+    """Exact smoothing coefficients c (..., n), defined by E[p_hat_j] = c_j p_j, for probability vectors p.
+
+    - `all_dropped="zero"` (default): the mathematical DropKey, where an all-dropped row has no weight; then
+      sum_j c_j p_j = 1 - ratio**n. `"uniform"`: the library's `dropkey_weights`, whose all-dropped rows are uniform;
+      this adds ratio**n / (n p_j) to c_j and makes sum_j c_j p_j = 1.
+    - `method`: "enumerate" sums over the 2**n keep patterns; "integral" uses a one-dimensional integral that is
+      exact to about 1e-13 relative for any n; "auto" enumerates for n <= `ENUMERATION_MAX_KEYS`.
+    Not Monte Carlo: the result is deterministic. For n = 1024 it takes a few milliseconds.
+    """
+    ratio = check_ratio(ratio)
+    check_all_dropped(all_dropped)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    arr = check_probabilities(p)
+    n = arr.shape[-1]
+    if method == "auto":
+        method = "enumerate" if n <= ENUMERATION_MAX_KEYS else "integral"
+    if ratio == 0.0:
+        coeffs = np.ones_like(arr)
+    elif method == "enumerate":
+        return expected_weights_enumerate(arr, ratio, all_dropped=all_dropped) / arr
+    else:
+        coeffs = _smoothing_coefficients_integral(arr, ratio)
+    if all_dropped == "uniform":
+        coeffs = coeffs + ratio**n / (n * arr)
+    return coeffs
+
+
+def expected_weights(p, ratio: float, *, all_dropped: str = "zero", method: str = "auto") -> np.ndarray:
+    """E[p_hat] = c * p (..., n), exact (see `smoothing_coefficients`)."""
+    arr = check_probabilities(p)
+    return smoothing_coefficients(arr, ratio, all_dropped=all_dropped, method=method) * arr
+
+
+def smoothing_coefficients_approx(p, ratio: float, *, order: int = 1) -> np.ndarray:
+    """Large-n approximation of c_j (all-dropped counted as 0).
+
+    The kept mass of the other keys, X = p_j + sum_{i != j} m_i p_i, has mean mu_j = 1 - r + r p_j and variance
+    r (1 - r) sum_{i != j} p_i**2, and concentrates when no weight dominates. Order 1 is 1/E[X] (Jensen's lower
+    bound, which ignores the spread):  c_j ~ (1 - r) / (1 - r + r p_j).  Order 2 adds the delta-method term
+    (1 - r) Var[X] / mu_j**3. Both miss the event that every other key is dropped (probability r**(n-1)), which
+    matters for small n.
+    """
+    ratio = check_ratio(ratio)
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    arr = check_probabilities(p)
+    mu = 1.0 - ratio + ratio * arr
+    coeffs = (1.0 - ratio) / mu
+    if order == 2:
+        var = ratio * (1.0 - ratio) * ((arr**2).sum(axis=-1, keepdims=True) - arr**2)
+        coeffs = coeffs + (1.0 - ratio) * var / mu**3
+    return coeffs
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run torch on one thread: for tensors this small, extra threads only add synchronisation (badly so on a
+    shared CPU). The previous setting is restored afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class MonteCarloEstimate(NamedTuple):
+    """A Monte Carlo estimate of the smoothing coefficients and its standard error, both (..., n)."""
+
+    mean: np.ndarray
+    stderr: np.ndarray
+    num_samples: int
+
+
+def smoothing_coefficients_mc(p, ratio: float, num_samples: int = 100_000, *,
+                              generator: torch.Generator | None = None,
+                              chunk_size: int = 65_536) -> MonteCarloEstimate:
+    """Estimate c (..., n) by sampling the library's own `dropkey_weights` on the logits log p, in float64.
+
+    Every sample draws a fresh Bernoulli(ratio) mask; the estimate is mean(p_hat) / p. Because `dropkey_weights`
+    gives all-dropped rows uniform attention, this estimates `smoothing_coefficients(p, ratio, all_dropped="uniform")`.
+    """
+    ratio = check_ratio(ratio)
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
+        raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
+    arr = check_probabilities(p)
+    scores = torch.from_numpy(np.log(arr))
+    total = torch.zeros(scores.shape, dtype=torch.float64)
+    total_sq = torch.zeros(scores.shape, dtype=torch.float64)
+    done = 0
+    with _one_thread():
+        while done < num_samples:
+            size = min(chunk_size, num_samples - done)
+            weights = dropkey_weights(scores.expand(size, *scores.shape), ratio, generator=generator)
+            total += weights.sum(dim=0)
+            total_sq += (weights**2).sum(dim=0)
+            done += size
+    mean = total / num_samples
+    var = (total_sq / num_samples - mean**2).clamp_min(0.0) * num_samples / (num_samples - 1)
+    return MonteCarloEstimate(
+        mean=(mean / scores.exp()).numpy(),
+        stderr=((var / num_samples).sqrt() / scores.exp()).numpy(),
+        num_samples=num_samples,
+    )
+
+
+def entropy(p, axis: int = -1) -> np.ndarray:
+    """Shannon entropy -sum p log p (nats) along `axis`, with 0 log 0 = 0. p need not be normalised."""
+    arr = np.asarray(p, dtype=np.float64)
+    safe = np.where(arr > 0, arr, 1.0)
+    return -(arr * np.log(safe)).sum(axis=axis)
+
+
+def conditional_expected_weights(p, ratio: float, *, method: str = "auto") -> np.ndarray:
+    """E[p_hat | the row keeps at least one key] = c * p / (1 - ratio**n): the expected attention as a distribution."""
+    arr = check_probabilities(p)
+    ratio = check_ratio(ratio)
+    return expected_weights(arr, ratio, method=method) / (1.0 - ratio ** arr.shape[-1])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 3. The gradient argument
+
+
+@dataclass(frozen=True)
+class ToyAttentionProblem:
+    """The toy objective of the gradient argument in coordinates where the target direction e is the first axis.
+
+    min over p, v of f = 1/2 || sum_j w_j v_j - y ||**2  subject to  sum_j p_j = 1, p_j >= 0,
+
+    with w_j = p_j (vanilla attention) or w_j = c_j p_j (DropKey in expectation, c_j held fixed). The target is
+    y = M e with ||e|| = 1, and every value is split as v_j = beta_j e + alpha_j with alpha_j orthogonal to e:
+    in these coordinates v_j = (beta_j, alpha_j1, ..., alpha_j(d-1)). Indices s, t below are 0-based.
+    """
+
+    n: int
+    dim: int
+    p: tuple[sp.Symbol, ...]
+    c: tuple[sp.Symbol, ...]
+    beta: tuple[sp.Symbol, ...]
+    alpha: tuple[tuple[sp.Symbol, ...], ...]
+    M: sp.Symbol
+    lam: sp.Symbol
+    mu: tuple[sp.Symbol, ...]
+    e: sp.Matrix = field(repr=False)
+    y: sp.Matrix = field(repr=False)
+    v: tuple[sp.Matrix, ...] = field(repr=False)
+
+    def alpha_vec(self, j: int) -> sp.Matrix:
+        """alpha_j as a d-vector (its first coordinate, along e, is 0)."""
+        return sp.Matrix([0, *self.alpha[j]])
+
+    def weights(self, smoothed: bool = False) -> list:
+        """w_j = p_j, or c_j p_j when `smoothed`."""
+        return [cj * pj for cj, pj in zip(self.c, self.p)] if smoothed else list(self.p)
+
+    def output(self, smoothed: bool = False) -> sp.Matrix:
+        """sum_j w_j v_j."""
+        return sum((w * vj for w, vj in zip(self.weights(smoothed), self.v)), sp.zeros(self.dim, 1))
+
+    def residual(self, smoothed: bool = False) -> sp.Matrix:
+        """sum_j w_j v_j - y."""
+        return self.output(smoothed) - self.y
+
+    def objective(self, smoothed: bool = False):
+        """f = 1/2 ||sum_j w_j v_j - y||**2."""
+        res = self.residual(smoothed)
+        return sp.Rational(1, 2) * (res.T * res)[0, 0]
+
+    def lagrangian(self, smoothed: bool = False):
+        """L = f + lambda (sum_j p_j - 1) - sum_j mu_j p_j  (KKT multipliers: mu_j >= 0, mu_j p_j = 0)."""
+        return (self.objective(smoothed) + self.lam * (sp.Add(*self.p) - 1)
+                - sp.Add(*[mj * pj for mj, pj in zip(self.mu, self.p)]))
+
+    def dL_dp(self, s: int, smoothed: bool = False):
+        """dL/dp_s by differentiation."""
+        return sp.diff(self.lagrangian(smoothed), self.p[s])
+
+    def dL_dv(self, s: int, smoothed: bool = False) -> sp.Matrix:
+        """dL/dv_s (a d-vector) by differentiation."""
+        lagrangian = self.lagrangian(smoothed)
+        return sp.Matrix([sp.diff(lagrangian, comp) for comp in self.v[s]])
+
+    def dL_dbeta(self, s: int, smoothed: bool = False):
+        """dL/dbeta_s by differentiation: the push on the part of v_s along the target."""
+        return sp.diff(self.lagrangian(smoothed), self.beta[s])
+
+    def gap(self, s: int, t: int, smoothed: bool = False):
+        """dL/dp_s - dL/dp_t by differentiation."""
+        return self.dL_dp(s, smoothed) - self.dL_dp(t, smoothed)
+
+    # The same quantities written in terms of beta, alpha and M (the form in DIGEST §2 and D14).
+
+    def fit_along_target(self, smoothed: bool = False):
+        """sum_j w_j beta_j - M: how far the output's component along e is from the target (negative: too short)."""
+        return sp.Add(*[w * b for w, b in zip(self.weights(smoothed), self.beta)]) - self.M
+
+    def off_target(self, smoothed: bool = False) -> sp.Matrix:
+        """sum_j w_j alpha_j: the output's component orthogonal to the target."""
+        return sum((w * self.alpha_vec(j) for j, w in enumerate(self.weights(smoothed))), sp.zeros(self.dim, 1))
+
+    def dL_dp_closed_form(self, s: int, smoothed: bool = False):
+        """(c_s) [ (sum_j w_j beta_j - M) beta_s + (sum_j w_j alpha_j) . alpha_s ] + lambda - mu_s."""
+        scale = self.c[s] if smoothed else 1
+        inner = (self.fit_along_target(smoothed) * self.beta[s]
+                 + (self.off_target(smoothed).T * self.alpha_vec(s))[0, 0])
+        return scale * inner + self.lam - self.mu[s]
+
+    def dL_dv_closed_form(self, s: int, smoothed: bool = False) -> sp.Matrix:
+        """w_s (sum_j w_j v_j - y): the value of a key is updated in proportion to its weight."""
+        return self.weights(smoothed)[s] * self.residual(smoothed)
+
+    def dL_dbeta_closed_form(self, s: int, smoothed: bool = False):
+        """w_s (sum_j w_j beta_j - M)."""
+        return self.weights(smoothed)[s] * self.fit_along_target(smoothed)
+
+    def gap_closed_form(self, s: int, t: int, smoothed: bool = False):
+        """The difference of the closed forms; for vanilla attention
+        (sum_j p_j beta_j - M)(beta_s - beta_t) + (sum_j p_j alpha_j) . (alpha_s - alpha_t) - (mu_s - mu_t)."""
+        return self.dL_dp_closed_form(s, smoothed) - self.dL_dp_closed_form(t, smoothed)
+
+
+def toy_attention_problem(n: int = 3, dim: int = 2) -> ToyAttentionProblem:
+    """The symbols and vectors of the gradient argument for n keys with d-dimensional values (d >= 2)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
+        raise ValueError(f"dim must be an integer >= 2, got {dim!r}")
+    p = probability_symbols(n)
+    c = probability_symbols(n, "c")
+    beta = tuple(sp.Symbol(f"beta_{j}", real=True) for j in range(1, n + 1))
+    if dim == 2:
+        alpha = tuple((sp.Symbol(f"alpha_{j}", real=True),) for j in range(1, n + 1))
+    else:
+        alpha = tuple(tuple(sp.Symbol(f"alpha_{j}{k}", real=True) for k in range(1, dim)) for j in range(1, n + 1))
+    M = sp.Symbol("M", positive=True)
+    lam = sp.Symbol("lambda", real=True)
+    mu = tuple(sp.Symbol(f"mu_{j}", nonnegative=True) for j in range(1, n + 1))
+    e = sp.Matrix([1] + [0] * (dim - 1))
+    v = tuple(sp.Matrix([beta[j], *alpha[j]]) for j in range(n))
+    return ToyAttentionProblem(n=n, dim=dim, p=p, c=c, beta=beta, alpha=alpha, M=M, lam=lam, mu=mu,
+                               e=e, y=M * e, v=v)
+
+
+@dataclass
+class ToyTrainingHistory:
+    """Per-seed curves of one toy training run, each (num_seeds, steps + 1), step 0 being the initialisation."""
+
+    ratio: float
+    regulariser: str
+    entropy: np.ndarray  # entropy of softmax(logits), divided by log n (1 = uniform)
+    max_weight: np.ndarray  # largest weight of softmax(logits)
+    loss: np.ndarray  # the plain (no-drop) objective 1/2 ||softmax(z) @ V - y||^2
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.arange(self.entropy.shape[1])
+
+
+def train_toy_attention(
+    ratio: float,
+    *,
+    regulariser: str = "dropkey",
+    num_keys: int = 16,
+    dim: int = 8,
+    target_norm: float = 3.0,
+    steps: int = 300,
+    lr: float = 0.1,
+    value_init: float = 0.01,
+    logit_init: float = 0.5,
+    draws: int = 8,
+    num_seeds: int = 20,
+    seed: int = 0,
+) -> ToyTrainingHistory:
+    """Gradient descent on 1/2 ||sum_j w_j v_j - y||^2 over the logits z and the values v of one query.
+
+    w = softmax(z) for ratio = 0; otherwise, with a fresh mask at every step (`draws` masks per step, loss averaged
+    over them), w = `dropkey_weights(z, ratio)` (`regulariser="dropkey"`) or classic post-softmax dropout
+    w = m * softmax(z) / (1 - ratio) (`regulariser="dropout"`). The target is y = target_norm * e_1; values start small
+    (std `value_init`, so |beta_j| << M as the gradient argument assumes) and logits start near uniform
+    (std `logit_init`). `num_seeds` independent problems run side by side; the initialisation depends on `seed`
+    only, so every ratio starts from the same problems. Returns the curves of the clean attention softmax(z).
+    """
+    ratio = check_ratio(ratio)
+    if regulariser not in ("dropkey", "dropout"):
+        raise ValueError(f"regulariser must be 'dropkey' or 'dropout', got {regulariser!r}")
+    init_gen = torch.Generator().manual_seed(seed)
+    mask_gen = torch.Generator().manual_seed(seed + 1)
+    logits = (torch.randn(num_seeds, num_keys, generator=init_gen, dtype=torch.float64) * logit_init)
+    values = torch.randn(num_seeds, num_keys, dim, generator=init_gen, dtype=torch.float64) * value_init
+    logits.requires_grad_()
+    values.requires_grad_()
+    target = torch.zeros(dim, dtype=torch.float64)
+    target[0] = target_norm
+    log_n = math.log(num_keys)
+
+    entropies, max_weights, losses = [], [], []
+
+    def record() -> None:
+        with torch.no_grad():
+            probs = logits.softmax(dim=-1)
+            entropies.append((-(probs * probs.log()).sum(dim=-1) / log_n).numpy().copy())
+            max_weights.append(probs.max(dim=-1).values.numpy().copy())
+            losses.append((0.5 * ((probs.unsqueeze(-2) @ values).squeeze(-2) - target).pow(2).sum(-1)).numpy().copy())
+
+    record()
+    with _one_thread():
+        for _ in range(steps):
+            if ratio > 0 and regulariser == "dropkey":
+                weights = dropkey_weights(logits.unsqueeze(1).expand(num_seeds, draws, num_keys), ratio,
+                                          generator=mask_gen)
+            elif ratio > 0:
+                keep = torch.rand(num_seeds, draws, num_keys, generator=mask_gen, dtype=torch.float64) >= ratio
+                weights = logits.softmax(dim=-1).unsqueeze(1) * keep / (1.0 - ratio)
+            else:
+                weights = logits.softmax(dim=-1).unsqueeze(1)
+            outputs = weights @ values  # (seeds, draws, dim)
+            loss = 0.5 * (outputs - target).pow(2).sum(-1).mean(-1).sum()
+            grad_logits, grad_values = torch.autograd.grad(loss, (logits, values))
+            with torch.no_grad():
+                logits -= lr * grad_logits
+                values -= lr * grad_values
+            record()
+    return ToyTrainingHistory(
+        ratio=ratio,
+        regulariser=regulariser if ratio > 0 else "none",
+        entropy=np.stack(entropies, axis=1),
+        max_weight=np.stack(max_weights, axis=1),
+        loss=np.stack(losses, axis=1),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Plotting helpers (matplotlib is imported lazily)
+
+
+def peaked_attention(n: int, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
+    """A reproducible attention row: softmax of standard normal logits divided by `temperature`."""
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal(n) / temperature
+    weights = np.exp(logits - logits.max())
+    return weights / weights.sum()
+
+
+def plot_flattening_map(ax, p, ratios: Sequence[float]) -> None:
+    """Expected attention E[p_hat_j | row not empty] against p_j for each ratio, log-log, with the identity."""
+    arr = check_probabilities(p)
+    order = np.argsort(arr)
+    for ratio in ratios:
+        ax.plot(arr[order], conditional_expected_weights(arr, ratio)[order], "o-", ms=3, label=f"ratio {ratio:g}")
+    lo, hi = arr.min() * 0.8, arr.max() * 1.25
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="no change")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("original weight $p_j$")
+    ax.set_ylabel(r"expected weight $c_j p_j / (1 - r^n)$")
+    ax.legend(fontsize=8)
+
+
+def plot_entropy_vs_ratio(ax, rows: dict, ratios: Sequence[float]) -> None:
+    """Normalised entropy of the expected attention (given a non-empty row) against the ratio, one line per row."""
+    for label, p in rows.items():
+        arr = check_probabilities(p)
+        values = [entropy(conditional_expected_weights(arr, r)) / math.log(arr.shape[-1]) for r in ratios]
+        ax.plot(ratios, values, label=label)
+    ax.set_xlabel("drop ratio $r$")
+    ax.set_ylabel("entropy / log n")
+    ax.legend(fontsize=8)
+
+
+def plot_training_curves(axes, histories: Sequence[ToyTrainingHistory]) -> None:
+    """Seed-averaged normalised entropy (axes[0]) and max weight (axes[1]) of softmax(z) over training steps."""
+    for hist in histories:
+        name = {"dropkey": "DropKey", "dropout": "post-softmax dropout"}.get(hist.regulariser, "vanilla")
+        label = "vanilla" if hist.ratio == 0 else f"{name} {hist.ratio:g}"
+        for ax, curve in zip(axes, (hist.entropy, hist.max_weight)):
+            mean = curve.mean(axis=0)
+            err = curve.std(axis=0) / math.sqrt(curve.shape[0])
+            ax.plot(hist.steps, mean, label=label)
+            ax.fill_between(hist.steps, mean - err, mean + err, alpha=0.2)
+    axes[0].set_ylabel("entropy of softmax(z) / log n")
+    axes[1].set_ylabel("largest weight of softmax(z)")
+    for ax in axes:
+        ax.set_xlabel("gradient step")
+        ax.legend(fontsize=8)
+
+
+def approximation_errors(ns: Sequence[int], ratio: float, *, order: int = 1, temperature: float = 1.0,
+                         seed: int = 0) -> np.ndarray:
+    """Largest relative error of `smoothing_coefficients_approx` against the exact c, for one attention row
+    `peaked_attention(n, temperature, seed)` per n."""
+    errors = []
+    for n in ns:
+        p = peaked_attention(int(n), temperature, seed)
+        exact = smoothing_coefficients(p, ratio)
+        errors.append(float(np.max(np.abs(smoothing_coefficients_approx(p, ratio, order=order) / exact - 1))))
+    return np.array(errors)
+
+
+def plot_expected_attention_bars(ax, p, ratio: float) -> None:
+    """Bars of the original attention p and of the expected DropKey attention given a non-empty row."""
+    arr = check_probabilities(p)
+    keys = np.arange(1, arr.shape[-1] + 1)
+    ax.bar(keys - 0.2, arr, width=0.4, label="original $p_j$")
+    ax.bar(keys + 0.2, conditional_expected_weights(arr, ratio), width=0.4, label=r"expected, $c_jp_j/(1-r^n)$")
+    ax.set_xlabel("key $j$")
+    ax.set_ylabel("attention weight")
+    flattened = entropy(conditional_expected_weights(arr, ratio))
+    ax.set_title(f"ratio {ratio:.2f}: entropy {entropy(arr):.3f} -> {flattened:.3f}")
+    ax.legend(fontsize=8)
+
+
+def plot_coefficients(ax, p, ratio: float) -> None:
+    """c_j against p_j: exact, its large-n approximation, and the line c = 1."""
+    arr = check_probabilities(p)
+    order = np.argsort(arr)
+    ax.plot(arr[order], smoothing_coefficients(arr, ratio)[order], "o-", label="exact $c_j$")
+    ax.plot(arr[order], smoothing_coefficients_approx(arr, ratio)[order], "--", label="large-n approximation")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("original weight $p_j$")
+    ax.set_ylabel("smoothing coefficient $c_j$")
+    ax.legend(fontsize=8)
