@@ -549,3 +549,43 @@ def subset(images: Tensor, labels: Tensor, size: int, seed: int) -> tuple[Tensor
         chosen.append(members[torch.randperm(len(members), generator=generator)[:want]])
     index = torch.cat(chosen).sort().values
     return images[index], labels[index]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Command line: fetch and decode CIFAR-10 ahead of time (Binder's postBuild runs this)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dropkey_lib.data [--data PATH] [--cache-dir DIR] [--no-download]`.
+
+    Finds CIFAR-10 (or downloads it into the cache folder), decodes it into the cache so that later loads are fast,
+    and prints where it came from, the cache folder and the shapes. Exits with 1 and the reason (every place looked,
+    and how to provide the data) when it cannot.
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m dropkey_lib.data",
+        description="Find or download CIFAR-10 and decode it into the cache folder that dropkey_lib reads.",
+    )
+    parser.add_argument("--data", metavar="PATH", help="a CIFAR-10 copy to use (default: DROPKEY_DATA, else the cache folder, else a download)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="the cache folder (default: DROPKEY_CACHE, else ~/.cache/dropkey_lib)")
+    parser.add_argument("--no-download", action="store_true", help="fail instead of downloading when no copy is found")
+    args = parser.parse_args(argv)
+    cache = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
+    try:
+        loaded = load_cifar10(args.data, cache_dir=cache, download=not args.no_download)
+    except (DataNotFoundError, DataFormatError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(loaded.source)
+    print(f"cache folder: {cache}")
+    for split in SPLITS:
+        images, labels = getattr(loaded, f"{split}_images"), getattr(loaded, f"{split}_labels")
+        print(f"{split}: images {tuple(images.shape)} {str(images.dtype).removeprefix('torch.')}, labels {tuple(labels.shape)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -463,3 +463,50 @@ def test_real_data_set():
     assert torch.bincount(loaded.train_labels).tolist() == [5000] * 10
     assert torch.bincount(loaded.test_labels).tolist() == [1000] * 10
     assert not loaded.is_sample
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The command line (`python -m dropkey_lib.data`, run by Binder's postBuild)
+
+
+def test_cli_decodes_into_the_cache_and_prints_shapes(tmp_path, monkeypatch, capsys):
+    tree = make_image_tree(tmp_path / "tree")
+    cache = tmp_path / "cli-cache"
+    assert data.main(["--data", str(tree), "--cache-dir", str(cache)]) == 0
+    out = capsys.readouterr().out
+    assert f"CIFAR-10 from {tree}" in out and f"cache folder: {cache}" in out
+    assert "train: images (20, 3, 32, 32) uint8, labels (20,)" in out
+    assert "test: images (10, 3, 32, 32) uint8, labels (10,)" in out
+    assert len(list(cache.glob("cifar10-*.pt"))) == 1
+    calls = count_decodes(monkeypatch)  # a later load (what a notebook does) reads the cache, decodes nothing
+    check_image_tree_data(data.load_cifar10(tree, cache_dir=cache))
+    assert calls == []
+
+
+def test_cli_finds_the_cache_folder_from_the_environment(tmp_path, monkeypatch, capsys):
+    make_torchvision_folder(cache_dir(tmp_path) / data.TORCHVISION_FOLDER)
+    assert data.main([]) == 0
+    out = capsys.readouterr().out
+    assert str(cache_dir(tmp_path) / data.TORCHVISION_FOLDER) in out
+    assert "train: images (50, 3, 32, 32) uint8, labels (50,)" in out
+
+
+def test_cli_without_data_exits_1_and_says_why(tmp_path, capsys):
+    assert data.main(["--no-download"]) == 1
+    err = capsys.readouterr().err
+    assert "CIFAR-10 was not found" in err and "download=False" in err and "DROPKEY_DATA" in err
+    assert data.main([]) == 1  # the download is tried and fails (no network in the tests)
+    assert "download from" in capsys.readouterr().err
+
+
+def test_cli_runs_as_a_module(tmp_path):
+    import subprocess
+    import sys
+
+    tree = make_image_tree(tmp_path / "tree")
+    env = {**os.environ, "DROPKEY_CACHE": str(tmp_path / "module-cache")}
+    ran = subprocess.run([sys.executable, "-m", "dropkey_lib.data", "--data", str(tree)], env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert "test: images (10, 3, 32, 32) uint8" in ran.stdout and str(tmp_path / "module-cache") in ran.stdout
+    missing = subprocess.run([sys.executable, "-m", "dropkey_lib.data", "--no-download"], env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "CIFAR-10 was not found" in missing.stderr and "Traceback" not in missing.stderr
