@@ -1,0 +1,418 @@
+"""The notebooks in a real browser: JupyterLab 4 in headless Chromium, as a student on Binder sees them.
+
+For each notebook below, the test copies it into a temporary folder (the committed notebook is never touched),
+starts JupyterLab there on localhost with a token and DROPKEY_QUICK=1 in the server's (and so the kernel's)
+environment, opens the notebook in the system's Chromium driven by Playwright (no browser download), runs all
+cells from the Run menu and waits until every code cell has run and the kernel is idle. Then it checks:
+
+- no cell failed: the notebook, saved from the browser, has no error output and every code cell has run;
+- the widgets render: at least the expected number of sliders and buttons, each visible with a non-zero size,
+  and no "Error displaying widget" anywhere on the page;
+- the live training plot (a cell that builds a `LiveTrainingPlot`) shows a loaded image;
+- the widgets talk to the kernel: a slider moved with the keyboard changes its readout without an error, and in
+  the training dashboard the Train button trains a run and reports it finished.
+
+It saves screenshots under pytest's tmp_path and copies them to `browser-screenshots/` in the repository root
+(git-ignored), and prints where they are.
+
+Chromium: /usr/bin/chromium or the one on PATH (Debian's `chromium` package; `.ci/run` installs it). Without it,
+or without Playwright, the test is skipped, except under CI (CI set), where that is a failure.
+
+Settings: DROPKEY_BROWSER_NOTEBOOKS=03_smoothing_coefficient.ipynb,... runs other notebooks with the generic
+checks; DROPKEY_BROWSER_TIMEOUT (seconds, default 900) bounds each notebook's run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SCREENSHOTS = ROOT / "browser-screenshots"
+RUN_TIMEOUT = float(os.environ.get("DROPKEY_BROWSER_TIMEOUT", "900"))
+STEP_TIMEOUT_MS = 120_000  # one page action: opening the notebook, a menu, a click
+# The flags that work on this closed network (no background connections to Google's hosts).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a notebook must show after running all cells."""
+
+    sliders: int = 0  # at least this many slider widgets
+    buttons: int = 0  # at least this many button widgets
+    live_plot: bool = False  # a cell building a LiveTrainingPlot shows an image
+    click_train: bool = False  # click the dashboard's Train button and wait for the run to finish
+
+
+EXPECTED = {
+    "08_training_on_cifar10.ipynb": Expect(sliders=2, buttons=1, live_plot=True, click_train=True),
+    "06_structured_dropkey.ipynb": Expect(sliders=2),
+}
+for _name in filter(None, os.environ.get("DROPKEY_BROWSER_NOTEBOOKS", "").split(",")):
+    EXPECTED.setdefault(_name.strip(), Expect())
+
+
+def unavailable(reason: str):
+    """Skip, or fail under CI, where the browser test must run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required under CI: .ci/run installs Chromium and the dev extra installs Playwright)")
+    pytest.skip(reason)
+
+
+def find_chromium() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# JupyterLab on localhost
+
+
+class Lab:
+    """A JupyterLab server in a temporary folder: its URL, token, folder and REST API."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.work = folder / "work"
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = folder / "jupyterlab.log"
+        self.process: subprocess.Popen | None = None
+
+    def api(self, path: str):
+        request = urllib.request.Request(f"{self.url}/api/{path}", headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def start(self) -> None:
+        settings = self.folder / "settings"
+        for name, values in {
+            # Every cell in the page, not only those scrolled into view, so the checks below see all outputs.
+            "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+            # No "news" question or update check popping up over the notebook (and no request to the internet).
+            "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+        }.items():
+            path = settings / f"{name}.jupyterlab-settings"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
+        for sub in ("work", "config", "runtime", "ipython", "workspaces"):
+            (self.folder / sub).mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            "DROPKEY_QUICK": "1",  # the kernel inherits the server's environment
+            "JUPYTER_CONFIG_DIR": str(self.folder / "config"),
+            "JUPYTER_RUNTIME_DIR": str(self.folder / "runtime"),
+            "IPYTHONDIR": str(self.folder / "ipython"),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "PYTHONUNBUFFERED": "1",
+        }
+        command = [
+            sys.executable, "-m", "jupyterlab",
+            "--no-browser",
+            "--allow-root",  # CI and containers run as root; harmless otherwise
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.work}",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={self.folder / 'workspaces'}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]  # fmt: skip
+        log = self.log_path.open("w")
+        self.process = subprocess.Popen(command, cwd=self.work, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                self.api("status")
+                return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError(f"JupyterLab did not answer on {self.url} within 120 s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:  # shut the kernels down cleanly first, then the server
+            for kernel in self.api("kernels"):
+                request = urllib.request.Request(
+                    f"{self.url}/api/kernels/{kernel['id']}", method="DELETE", headers={"Authorization": f"token {self.token}"}
+                )
+                urllib.request.urlopen(request, timeout=10).close()
+        except OSError:
+            pass
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def kernel_states(self) -> list[str]:
+        return [kernel["execution_state"] for kernel in self.api("kernels")]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    server = Lab(tmp_path_factory.mktemp("jupyterlab"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = find_chromium()
+    if chromium is None:
+        unavailable("no Chromium: install Debian's package with `apt-get install chromium`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright is not installed: pip install -e '.[dev]'")
+    with sync_playwright() as playwright:
+        # Playwright gives every launch a new, empty user-data-dir of its own.
+        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Page helpers
+
+CODE_CELL_STATES_JS = """() => Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell'))
+    .map(cell => (cell.querySelector('.jp-InputPrompt') || {}).textContent || '')"""
+
+
+def open_notebook(page, lab: Lab, name: str) -> None:
+    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}", wait_until="domcontentloaded")
+    page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
+    # A "Select Kernel" dialog appears only for a notebook without kernel metadata: accept the default.
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        dialog.get_by_role("button", name="Select").click()
+    wait_until(lambda: lab.kernel_states() and all(s == "idle" for s in lab.kernel_states()), 180, "the kernel to start")
+
+
+def wait_until(condition, timeout: float, what: str, *, interval: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def run_all_cells(page, lab: Lab, timeout: float) -> float:
+    """Run > Run All Cells; wait until every code cell shows an execution count and the kernel is idle."""
+    started = time.monotonic()
+    page.locator(".jp-NotebookPanel .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+    def finished() -> bool:
+        prompts = page.evaluate(CODE_CELL_STATES_JS)
+        if not prompts or any("*" in p for p in prompts):
+            return False
+        # Run All stops at the first failing cell, leaving the later prompts empty ("[ ]:"): that is "finished" too.
+        return all(s == "idle" for s in lab.kernel_states())
+
+    time.sleep(2)  # let the first cells get queued ("[*]:") before polling
+    wait_until(finished, timeout, "all cells to run (kernel idle, no [*] prompts)", interval=2.0)
+    return time.monotonic() - started
+
+
+def save_and_read(page, lab: Lab, name: str) -> dict:
+    """Save the notebook from the browser (Ctrl+S) and read what was saved."""
+    path = lab.work / name
+    before = path.stat().st_mtime_ns
+    page.locator(".jp-NotebookPanel .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    wait_until(lambda: path.stat().st_mtime_ns != before, 60, f"the browser to save {name}", interval=0.5)
+    time.sleep(0.5)
+    return json.loads(path.read_text())
+
+
+def code_cells(notebook: dict) -> list[dict]:
+    return [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def check_no_errors(notebook: dict, name: str) -> None:
+    cells = code_cells(notebook)
+    for index, cell in enumerate(cells):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                raise AssertionError(
+                    f"{name}: code cell {index + 1} failed in the browser with {output['ename']}: {output['evalue']}\n"
+                    f"--- cell source ---\n{source(cell)[:1500]}"
+                )
+    not_run = [i + 1 for i, cell in enumerate(cells) if cell.get("execution_count") is None and source(cell).strip()]
+    assert not not_run, f"{name}: code cells {not_run} did not run"
+
+
+def screenshot(page, tmp_path: Path, label: str, target=None) -> Path:
+    """A screenshot of the page (scrolled to `target` when given), saved in tmp_path and browser-screenshots/."""
+    if target is not None:
+        target.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
+        time.sleep(0.5)
+    path = tmp_path / f"{label}.png"
+    page.screenshot(path=str(path))
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shutil.copy(path, SCREENSHOTS / path.name)
+    print(f"screenshot: {path} (copy: {SCREENSHOTS / path.name})")
+    return path
+
+
+def visible_with_size(locator) -> bool:
+    box = locator.bounding_box()
+    return locator.is_visible() and box is not None and box["width"] > 0 and box["height"] > 0
+
+
+def check_widgets(page, name: str, expect: Expect):
+    """The widgets rendered: no error placeholder, enough visible sliders and buttons. Returns the sliders."""
+    body = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
+    text = body.inner_text()
+    assert "Error displaying widget" not in text, f"{name}: a widget failed to render ('Error displaying widget')"
+    assert "Loading widget..." not in text, f"{name}: a widget never rendered (still 'Loading widget...')"
+    sliders = body.locator(".jupyter-widgets.widget-slider")
+    buttons = body.locator("button.jupyter-widgets.jupyter-button, .jupyter-widgets.widget-button")
+    assert sliders.count() >= expect.sliders, f"{name}: {sliders.count()} slider widgets, expected at least {expect.sliders}"
+    assert buttons.count() >= expect.buttons, f"{name}: {buttons.count()} button widgets, expected at least {expect.buttons}"
+    for kind, group in (("slider", sliders), ("button", buttons)):
+        for i in range(group.count()):
+            item = group.nth(i)
+            item.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
+            assert visible_with_size(item), f"{name}: {kind} {i + 1} is not visible or has no size"
+    return sliders
+
+
+def check_live_plot(page, notebook: dict, name: str) -> None:
+    """The cell that builds a LiveTrainingPlot shows one loaded image (the handle updated in place)."""
+    indices = [i for i, cell in enumerate(notebook["cells"]) if "LiveTrainingPlot(" in source(cell) and cell["cell_type"] == "code"]
+    assert indices, f"{name}: no code cell builds a LiveTrainingPlot"
+    index = indices[0]
+    images = [o for o in notebook["cells"][index].get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1, f"{name}: the live plot cell has {len(images)} PNG outputs, expected exactly one (one display handle)"
+    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(index)
+    image = cell.locator(".jp-OutputArea-output img").first
+    image.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
+    loaded = image.evaluate("img => img.complete && img.naturalWidth > 100 && img.naturalHeight > 50")
+    assert loaded, f"{name}: the live training plot image did not load in the browser"
+
+
+def move_slider(page, lab: Lab, slider, name: str) -> None:
+    """Press the right arrow on a slider's handle: its readout must change and the kernel must not fail."""
+    readout = slider.locator(".widget-readout").first
+    before = readout.inner_text()
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    wait_until(lambda: readout.inner_text() != before, 30, f"the slider readout to change from {before!r}", interval=0.3)
+    time.sleep(1)
+    wait_until(lambda: all(s == "idle" for s in lab.kernel_states()), 300, "the kernel to handle the slider change")
+    assert "Error displaying widget" not in page.content(), f"{name}: moving a slider broke a widget"
+
+
+def click_train(page, lab: Lab, name: str, timeout: float) -> float:
+    """Click the dashboard's Train button; wait until the dashboard says the run finished."""
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
+    button = notebook.locator("button.jupyter-button", has_text="Train").first
+    button.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
+    started = time.monotonic()
+    button.click()
+    finished = notebook.get_by_text("finished: test accuracy")
+    failed = notebook.get_by_text("failed:")
+
+    def done() -> bool:
+        if failed.count():
+            raise AssertionError(f"{name}: the dashboard's run failed: {failed.first.inner_text()}")
+        return finished.count() > 0
+
+    wait_until(done, timeout, "the dashboard's run to finish ('finished: test accuracy')", interval=1.0)
+    return time.monotonic() - started
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The test
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_notebook_in_jupyterlab(name, lab, browser, tmp_path):
+    expect = EXPECTED[name]
+    committed = NOTEBOOKS / name
+    if not committed.exists():
+        pytest.skip(f"{committed.relative_to(ROOT)} does not exist yet")
+    shutil.copy(committed, lab.work / name)  # a copy: the committed notebook is never modified
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    console_errors: list[str] = []
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    label = Path(name).stem
+    try:
+        open_notebook(page, lab, name)
+        seconds = run_all_cells(page, lab, RUN_TIMEOUT)
+        print(f"{name}: all cells ran in {seconds:.0f} s (quick mode, in the browser)")
+        notebook = save_and_read(page, lab, name)
+        check_no_errors(notebook, name)
+        sliders = check_widgets(page, name, expect)
+        if expect.live_plot:
+            check_live_plot(page, notebook, name)
+        if sliders.count():
+            screenshot(page, tmp_path, f"{label}-sliders", sliders.first)
+            move_slider(page, lab, sliders.first, name)
+        if expect.click_train:
+            seconds = click_train(page, lab, name, RUN_TIMEOUT)
+            print(f"{name}: the dashboard trained a run in {seconds:.0f} s")
+            button = page.locator("button.jupyter-button", has_text="Train").first
+            screenshot(page, tmp_path, f"{label}-dashboard", button)
+        assert not console_errors, f"{name}: JavaScript errors in the page: {console_errors}"
+    except BaseException:
+        try:
+            screenshot(page, tmp_path, f"{label}-failure")
+        finally:
+            print(f"--- JupyterLab log (tail) ---\n{lab.log_tail()}")
+        raise
+    finally:
+        page.close()
