@@ -1,0 +1,230 @@
+"""Grids of training runs that test the paper's three claims, and the statistics to read them.
+
+    dropkey-experiments small-data --workers 2      # the grid behind notebooks/10_results.ipynb
+    dropkey-experiments small-data --list           # what it would run
+    python -m dropkey_lib.experiments smoke         # a tiny grid, seconds
+
+Every run writes config, history, metrics and its checkpoint to `results/<grid>/<run>/seed<s>/`; git keeps all but
+the checkpoints (`export_checkpoint` ships a few chosen models in `results/checkpoints/`).
+Rerunning a grid skips finished runs (those with `metrics.json`) and resumes an unfinished one from its
+checkpoint. Seeds are paired: seed s gives the same initial weights, training subset and batch order in every
+configuration, so differences between configurations can be compared seed by seed.
+
+The paper's claims (see paper/DIGEST.md §1.1):
+  Q1 dropping keys before the softmax beats classic attention dropout;
+  Q2 a drop ratio that decreases with depth beats a constant one, which beats an increasing one;
+  Q3 structured (block / cross) drops are not needed for ViTs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+from scipy import stats
+from tqdm.auto import tqdm
+
+from .analysis import attention_statistics
+from .bench import machine
+from .data import load_cifar10, subset, to_float
+from .files import save_json, save_torch
+from .settings import quick_mode
+from .train import CHECKPOINT, TrainConfig, evaluate, load_model, train
+
+# The small-data regime: 10% of CIFAR-10 (5,000 images), where a ViT clearly overfits. A 0.2M-parameter TinyViT
+# (dim 64, depth 4) for 15 epochs takes a few minutes per run on one CPU core.
+SMALL_DATA = dict(train_size=5000, dim=64, depth=4, num_heads=4, epochs=15)
+
+# (run name, TrainConfig overrides) per configuration; each runs once per seed.
+SMALL_DATA_CONFIGS = [
+    ("none", dict(mode="none", ratio=0.0)),
+    *[(f"dropout-{r}", dict(mode="dropout", ratio=r, schedule="constant")) for r in (0.1, 0.2, 0.3)],
+    *[(f"dropkey-{r}", dict(mode="dropkey", ratio=r, schedule="constant")) for r in (0.1, 0.2, 0.3)],
+    ("dropkey-0.2-linear_down", dict(mode="dropkey", ratio=0.2, schedule="linear_down")),
+    ("dropkey-0.2-linear_up", dict(mode="dropkey", ratio=0.2, schedule="linear_up")),
+    ("dropkey_block-0.2", dict(mode="dropkey_block", ratio=0.2, schedule="constant", window_size=3)),
+    ("dropkey_cross-0.2", dict(mode="dropkey_cross", ratio=0.2, schedule="constant", window_size=3)),
+]
+
+GRIDS: dict[str, tuple[dict, list[tuple[str, dict]]]] = {
+    "small-data": (SMALL_DATA, SMALL_DATA_CONFIGS),
+    # All of CIFAR-10 with the default model: hours on a CPU, meant for a GPU.
+    "full-data": (dict(epochs=30), [c for c in SMALL_DATA_CONFIGS if c[0] in ("none", "dropout-0.1", "dropkey-0.1")]),
+    # A few seconds: for tests and for trying the runner.
+    "smoke": (
+        dict(train_size=200, test_size=100, train_eval_size=100, dim=16, depth=2, num_heads=2, epochs=1, batch_size=50),
+        [("none", dict(mode="none", ratio=0.0)), ("dropkey-0.2", dict(mode="dropkey", ratio=0.2))],
+    ),
+}
+
+# How many test images the attention statistics of a finished run are measured on.
+STATISTICS_IMAGES = 500
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of a grid: configuration `name` with seed `config.seed`, stored in `folder`."""
+
+    name: str
+    config: TrainConfig
+    folder: str  # relative to the grid's folder, e.g. "dropkey-0.2/seed0"
+
+
+def grid_runs(grid: str, seeds: int = 3) -> list[Run]:
+    """The runs of `grid`, configuration by configuration, seeds 0 .. seeds - 1."""
+    if grid not in GRIDS:
+        raise ValueError(f"grid must be one of {', '.join(GRIDS)}; got {grid!r}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    base, configs = GRIDS[grid]
+    return [
+        Run(name, TrainConfig(**{**base, **overrides, "seed": seed}), f"{name}/seed{seed}")
+        for name, overrides in configs
+        for seed in range(seeds)
+    ]
+
+
+def run_one(run: Run, grid_dir: Path, data: str | None = None, threads: int | None = None) -> dict:
+    """Train one run (resuming it if it has a checkpoint), then write and return its metrics."""
+    if threads:
+        torch.set_num_threads(threads)
+    out = grid_dir / run.folder
+    started = time.perf_counter()
+    dataset = load_cifar10(data, sample_fallback=quick_mode())
+    result = train(run.config, data=dataset, out_dir=out, resume=(out / CHECKPOINT).exists(), progress=False)
+    probe = to_float(subset(dataset.test_images, dataset.test_labels, STATISTICS_IMAGES, seed=0)[0])
+    final = result.history[-1]
+    metrics = {
+        "run": run.name,
+        "seed": run.config.seed,
+        "config": asdict(run.config),
+        "test_accuracy": final["test_accuracy"],
+        "test_loss": final["test_loss"],
+        "train_eval_accuracy": final["train_eval_accuracy"],
+        "gap": final["train_eval_accuracy"] - final["test_accuracy"],
+        **attention_statistics(result.model, probe),
+        "train_seconds": sum(record["seconds"] for record in result.history),
+        "wall_seconds_this_session": time.perf_counter() - started,
+        "hardware": machine(),
+        "data": dataset.source,
+    }
+    save_json(metrics, out / "metrics.json")
+    return metrics
+
+
+def run_grid(grid: str, root: str | os.PathLike = "results", *, seeds: int = 3, workers: int = 1, data: str | None = None) -> list[dict]:
+    """Run every unfinished run of `grid` with `workers` processes (one torch thread each when workers > 1)."""
+    grid_dir = Path(root) / grid
+    runs = grid_runs(grid, seeds)
+    pending = [run for run in runs if not (grid_dir / run.folder / "metrics.json").exists()]
+    print(f"{grid}: {len(runs)} runs, {len(runs) - len(pending)} already finished, {len(pending)} to go -> {grid_dir}")
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(run_one, run, grid_dir, data, 1) for run in pending]
+            for future in tqdm(as_completed(futures), total=len(futures), desc=grid, unit="run"):
+                report(future.result())
+    else:
+        for run in tqdm(pending, desc=grid, unit="run"):
+            report(run_one(run, grid_dir, data))
+    return load_results(grid_dir)
+
+
+def report(metrics: dict) -> None:
+    tqdm.write(
+        f"{metrics['run']} seed {metrics['seed']}: test {metrics['test_accuracy']:.1%}, "
+        f"gap {metrics['gap']:+.1%}, {metrics['train_seconds']:.0f} s"
+    )
+
+
+def load_results(grid_dir: str | os.PathLike) -> list[dict]:
+    """The metrics of every finished run under `grid_dir`, sorted by run name and seed."""
+    found = [json.loads(path.read_text()) for path in Path(grid_dir).glob("*/seed*/metrics.json")]
+    return sorted(found, key=lambda m: (m["run"], m["seed"]))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Statistics
+
+
+def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Mean and the half-width of its Student-t confidence interval (0 for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, 0.0
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+
+
+def by_run(results: list[dict], metric: str) -> dict[str, dict[int, float]]:
+    """{run name: {seed: metric}}."""
+    table: dict[str, dict[int, float]] = {}
+    for m in results:
+        table.setdefault(m["run"], {})[m["seed"]] = m[metric]
+    return table
+
+
+def summary_table(results: list[dict], metric: str, baseline: str, runs: list[str] | None = None) -> list[dict]:
+    """Per configuration: n, mean ± 95% CI of `metric`, and the paired difference to `baseline` (same seeds),
+    with its 95% CI. `runs` picks and orders the configurations (default: all)."""
+    values = by_run(results, metric)
+    rows = []
+    for name in runs or sorted(values):
+        seeds = values[name]
+        mean, ci = mean_ci(list(seeds.values()))
+        shared = sorted(set(seeds) & set(values[baseline]))
+        differences = [seeds[s] - values[baseline][s] for s in shared]
+        diff_mean, diff_ci = mean_ci(differences) if differences else (float("nan"), float("nan"))
+        rows.append({"run": name, "n": len(seeds), "mean": mean, "ci95": ci, "diff": diff_mean, "diff_ci95": diff_ci})
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Shipping trained models
+
+
+def export_checkpoint(run_dir: str | os.PathLike, destination: str | os.PathLike, data: str | None = None) -> dict:
+    """Save the model of a finished run (config and weights only, loadable with `train.load_model`), evaluate it on
+    the full CIFAR-10 test set, and return its `results/checkpoints.json` entry."""
+    run_dir = Path(run_dir)
+    checkpoint = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
+    save_torch({"config": checkpoint["config"], "model": checkpoint["model"]}, destination)
+    dataset = load_cifar10(data, sample_fallback=quick_mode())
+    _, accuracy = evaluate(load_model(destination), dataset.test_images, dataset.test_labels)
+    return {"path": str(destination), "test_accuracy": accuracy}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dropkey-experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("grid", choices=GRIDS)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
+    parser.add_argument("--workers", type=int, default=1, help="parallel runs, one CPU thread each (default 1)")
+    parser.add_argument("--out", default="results", help="results folder (default results/)")
+    parser.add_argument("--data", help="CIFAR-10 location (also env DROPKEY_DATA)")
+    parser.add_argument("--list", action="store_true", help="print the runs and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for run in grid_runs(args.grid, args.seeds):
+            print(run.folder, json.dumps(asdict(run.config)))
+        return 0
+    print(f"hardware: {machine()}; python {platform.python_version()}")
+    try:
+        run_grid(args.grid, args.out, seeds=args.seeds, workers=args.workers, data=args.data)
+    except KeyboardInterrupt:
+        print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
