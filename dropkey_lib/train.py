@@ -150,9 +150,9 @@ def train(
             "! Accuracies are not comparable with full CIFAR-10. Set DROPKEY_DATA or --data to use the real data.\n"
             + "!" * 80
         )
-    train_images, train_labels = _take(data.train_images, data.train_labels, config.train_size, config.seed)
-    test_images, test_labels = _take(data.test_images, data.test_labels, config.test_size, config.seed)
-    probe_images, probe_labels = _take(train_images, train_labels, config.train_eval_size, config.seed)
+    train_images, train_labels = take_subset(data.train_images, data.train_labels, config.train_size, config.seed)
+    test_images, test_labels = take_subset(data.test_images, data.test_labels, config.test_size, config.seed)
+    probe_images, probe_labels = take_subset(train_images, train_labels, config.train_eval_size, config.seed)
 
     torch.manual_seed(config.seed)
     model = TinyViT(config.model_config())
@@ -293,7 +293,7 @@ def load_model(path: str | os.PathLike) -> TinyViT:
 # Checkpoints
 
 
-def _take(images: Tensor, labels: Tensor, size: int | None, seed: int) -> tuple[Tensor, Tensor]:
+def take_subset(images: Tensor, labels: Tensor, size: int | None, seed: int) -> tuple[Tensor, Tensor]:
     """A class-balanced subset of at most `size` images (all of them when `size` is None or too large)."""
     if size is None or size >= len(images):
         return images, labels
