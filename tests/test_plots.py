@@ -1,0 +1,122 @@
+"""Figure helpers: each returns what it drew on, with the expected panels and artists, and rejects bad input."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from dropkey_lib import plots  # noqa: E402
+from dropkey_lib.attention import sample_key_drops  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    plt.close("all")
+    yield
+    plt.close("all")
+    assert plt.get_fignums() == []
+
+
+def test_plot_matrix_annotates_every_entry_and_crosses_out_dropped_ones():
+    matrix = torch.arange(12.0).view(3, 4)
+    drops = torch.zeros(3, 4, dtype=torch.bool)
+    drops[1, 2] = True
+    ax = plots.plot_matrix(matrix, drop_mask=drops, row_labels="abc")
+    assert isinstance(ax, Axes)
+    assert len(ax.images) == 2  # the heat map and the grey overlay of the dropped entries
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 12 and texts.count("×") == 1 and "6.00" not in texts
+    plt.close(ax.figure)
+
+
+def test_plot_matrix_draws_into_a_given_axes():
+    fig, axes = plt.subplots(1, 2)
+    assert plots.plot_matrix(np.eye(3), ax=axes[1], annotate=False) is axes[1]
+    assert len(fig.axes) == 2 and len(axes[1].texts) == 0 and len(axes[0].images) == 0
+
+
+def test_plot_attention_steps_has_three_panels():
+    scores = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
+    weights = scores.softmax(-1)
+    fig = plots.plot_attention_steps(scores, weights, weights @ torch.randn(4, 3), token_labels="wxyz")
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    assert [len(ax.texts) for ax in fig.axes] == [16, 16, 12]
+
+
+def test_plot_drop_mask_and_row_sums_and_weight_bars():
+    ax = plots.plot_drop_mask(sample_key_drops((6, 6), 0.3, generator=torch.Generator().manual_seed(0)))
+    assert len(ax.images) == 1
+    ax = plots.plot_row_sums({"dropout": np.random.default_rng(0).uniform(0.5, 1.5, 200), "DropKey": np.ones(200)})
+    assert len(ax.containers) == 2 and len(ax.lines) == 1  # two histograms, the line at 1
+    ax = plots.plot_weight_bars({"plain": [0.5, 0.3, 0.2], "DropKey": [0.45, 0.32, 0.23]})
+    assert len(ax.containers) == 2 and sum(len(c) for c in ax.containers) == 6
+
+
+def test_plot_key_grid_marks_seeds_query_and_class_token():
+    drops = torch.zeros(1 + 16, dtype=torch.bool)
+    drops[[0, 5, 6]] = True
+    seeds = torch.zeros(4, 4, dtype=torch.bool)
+    seeds[1, 1] = True
+    ax = plots.plot_key_grid(drops, (4, 4), query=10, seeds=seeds, num_prefix_tokens=1)
+    assert len(ax.images) == 1 and len(ax.collections) == 1  # the grid and one scatter of seeds
+    assert [t.get_text() for t in ax.texts] == ["cls", "q"]
+    assert ax.get_legend() is not None
+    np.testing.assert_array_equal(ax.images[0].get_array(), drops[1:].view(4, 4).float().numpy())
+
+
+def test_plot_structured_masks_draws_three_reproducible_panels():
+    fig = plots.plot_structured_masks(0.3, num_prefix_tokens=1, seed=3)
+    assert len(fig.axes) == 3
+    again = plots.plot_structured_masks(0.3, num_prefix_tokens=1, seed=3)
+    for a, b in zip(fig.axes, again.axes):
+        np.testing.assert_array_equal(a.images[0].get_array(), b.images[0].get_array())
+    assert len(fig.axes[0].collections) == 0  # plain DropKey has no seeds
+
+
+def test_plot_grid_values_dropped_fraction_and_schedules():
+    ax = plots.plot_grid_values(np.random.default_rng(0).random((8, 8)), mark=(4, 4), annotate=True)
+    assert len(ax.texts) == 64 and len(ax.figure.axes) == 2  # the grid and its colour bar
+    ax = plots.plot_dropped_fraction([0.1, 0.2, 0.3], {"block 3": [0.1, 0.2, 0.3], "naive": [0.08, 0.15, 0.22]})
+    assert len(ax.lines) == 3  # the diagonal and two curves
+    ax = plots.plot_schedules(0.1, 6, extra={"stochastic depth": np.linspace(0, 0.1, 6)})
+    assert len(ax.lines) == 5  # three schedules, the extra curve, the mean line
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.2, 0.16, 0.12, 0.08, 0.04, 0.0])
+    assert ax.lines[3].get_linestyle() == "--"
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: plots.plot_matrix(np.zeros(3)), "matrix"),
+        (lambda: plots.plot_matrix(np.zeros((2, 2)), drop_mask=np.zeros((3, 2), bool)), "drop_mask"),
+        (lambda: plots.plot_matrix(np.zeros((2, 2)), row_labels=["a"]), "row_labels"),
+        (lambda: plots.plot_matrix(np.zeros((2, 2)), ax="left"), "ax"),
+        (lambda: plots.plot_attention_steps(np.zeros((2, 2)), np.zeros((2, 3)), np.zeros((2, 1))), "weights"),
+        (lambda: plots.plot_drop_mask(np.zeros((2, 2, 2), bool)), "drop_mask"),
+        (lambda: plots.plot_row_sums({}), "row_sums"),
+        (lambda: plots.plot_row_sums({"a": [1.0]}, bins=0), "bins"),
+        (lambda: plots.plot_weight_bars({"a": [1, 2], "b": [1, 2, 3]}), "rows"),
+        (lambda: plots.plot_key_grid(np.zeros(16, bool), (4, 4), num_prefix_tokens=1), "drop_mask"),
+        (lambda: plots.plot_key_grid(np.zeros(16, bool), (4, 4), query=16), "query"),
+        (lambda: plots.plot_key_grid(np.zeros(16, bool), (4, 4), seeds=np.zeros((3, 4), bool)), "seeds"),
+        (lambda: plots.plot_key_grid(np.zeros(16, bool), (4, 0)), "grid_size"),
+        (lambda: plots.plot_structured_masks(1.0), "ratio"),
+        (lambda: plots.plot_structured_masks(0.1, block_window=2), "block_window"),
+        (lambda: plots.plot_structured_masks(0.1, cross_window=0), "cross_window"),
+        (lambda: plots.plot_grid_values(np.zeros((4, 4)), mark=(4, 0)), "mark"),
+        (lambda: plots.plot_dropped_fraction([0.1, 0.2], {"a": [0.1]}), "fractions"),
+        (lambda: plots.plot_layer_ratios({"a": [0.1]}, dashed=["b"]), "dashed"),
+        (lambda: plots.plot_schedules(0.1, 4, schedules=["cosine"]), "schedules"),
+        (lambda: plots.plot_schedules(0.1, 0), "depth"),
+        (lambda: plots.plot_schedules(0.6, 4), "ratio"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_argument(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
