@@ -1,0 +1,339 @@
+"""Live training curves and an interactive training dashboard for the notebooks.
+
+`LiveTrainingPlot` is a callback for `train.train(..., callback=...)`. After every epoch it redraws one PNG
+figure with the loss and accuracy curves (train vs test). In a plain notebook cell it owns ONE display handle and
+updates it in place (no `clear_output` loop, so the cell's output never flickers or grows):
+
+    live = LiveTrainingPlot(epochs=config.epochs)      # shows an empty plot now
+    result = train(config, data=data, callback=live, progress=False)
+
+`TrainingDashboard` puts sliders and dropdowns for mode, drop ratio, schedule, epochs and training-set size in
+front of the very same `train.train`, with a Train button, the same live plot (drawn into an image widget) and a
+table of every run made so far:
+
+    dashboard = TrainingDashboard(data)                # data loaded once, reused by every run
+    display(dashboard)
+
+Everything is drawn with matplotlib's Agg canvas into PNG bytes, so the plots are plain images: they need no
+interactive matplotlib backend and show in JupyterLab, in exported notebooks and in headless browsers alike.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import time
+from dataclasses import asdict
+from typing import Any, Sequence
+
+from . import train as training
+from .attention import MODES
+from .runs import Run, summary_table
+from .schedules import SCHEDULES, drop_ratios
+
+PLACEHOLDER_TEXT = "Press Train to start a run."
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The live plot
+
+
+def render_curves(
+    history: Sequence[dict],
+    *,
+    epochs: int | None = None,
+    title: str = "",
+    figsize: tuple[float, float] = (9.0, 3.3),
+    dpi: int = 90,
+) -> bytes:
+    """PNG bytes of two panels: loss and accuracy per epoch, train vs test.
+
+    Loss: train (augmented batches, drops on) and test. Accuracy: train (augmented, drops on), clean train
+    (`train_eval_accuracy`: eval mode, no augmentation) and test. The x axis spans `epochs` when given, so the
+    plot does not rescale while a run is going. An empty history draws empty axes.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    x = [r["epoch"] for r in history]
+    style = dict(marker="o", markersize=3)
+    loss_ax.plot(x, [r["train_loss"] for r in history], color="tab:blue", label="train (augmented, drops on)", **style)
+    loss_ax.plot(x, [r["test_loss"] for r in history], color="tab:orange", label="test", **style)
+    acc_ax.plot(x, [r["train_accuracy"] for r in history], color="tab:blue", alpha=0.45, label="train (augmented, drops on)", **style)
+    acc_ax.plot(x, [r["train_eval_accuracy"] for r in history], color="tab:blue", label="train (clean)", **style)
+    acc_ax.plot(x, [r["test_accuracy"] for r in history], color="tab:orange", label="test", **style)
+    loss_ax.set_title("loss", fontsize=10)
+    acc_ax.set_title("accuracy", fontsize=10)
+    acc_ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.0%}"))
+    last = max([epochs or 0] + x + [1])
+    for ax in (loss_ax, acc_ax):
+        ax.set_xlabel("epoch")
+        ax.set_xlim(0.5, last + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    if not history:
+        acc_ax.set_ylim(0.0, 1.0)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+class LiveTrainingPlot:
+    """A `train(..., callback=...)` callback that redraws the loss and accuracy curves after every epoch.
+
+    Without `image` it shows the figure in the notebook through one `IPython.display` display handle, created
+    when the plot is shown (`show=True`: at construction) and updated in place after each epoch. With `image` (an
+    `ipywidgets.Image`) it writes the PNG into that widget instead; the dashboard uses this.
+
+    epochs: the planned number of epochs (fixes the x axis; also shown in the title).
+    `records` holds every epoch's record received so far.
+    """
+
+    def __init__(
+        self,
+        epochs: int | None = None,
+        *,
+        title: str = "",
+        image: Any = None,
+        show: bool = True,
+        figsize: tuple[float, float] = (9.0, 3.3),
+    ) -> None:
+        self.epochs = epochs
+        self.title = title
+        self.image = image
+        self.figsize = figsize
+        self.records: list[dict] = []
+        self.started = time.perf_counter()
+        self._handle = None
+        if show:
+            self.show()
+
+    def reset(self, epochs: int | None = None, title: str | None = None) -> None:
+        """Forget the curves (for a new run) and redraw the empty plot."""
+        self.records = []
+        self.epochs = epochs if epochs is not None else self.epochs
+        self.title = title if title is not None else self.title
+        self.started = time.perf_counter()
+        self.update()
+
+    def status(self) -> str:
+        """The title line: the run's title and how far it got."""
+        done = len(self.records)
+        total = self.epochs or "?"
+        if done == 0:
+            state = f"training epoch 1/{total} ..."
+        else:
+            last = self.records[-1]
+            state = (
+                f"epoch {done}/{total}: test acc. {last['test_accuracy']:.1%}, "
+                f"{time.perf_counter() - self.started:.0f} s elapsed"
+            )
+        return f"{self.title} | {state}" if self.title else state
+
+    def png(self) -> bytes:
+        """The current figure as PNG bytes."""
+        return render_curves(self.records, epochs=self.epochs, title=self.status(), figsize=self.figsize)
+
+    def show(self) -> None:
+        """Display the plot (a new display handle), or draw it into the image widget."""
+        if self.image is not None:
+            self.update()
+            return
+        from IPython.display import Image, display
+
+        self._handle = display(Image(data=self.png(), format="png"), display_id=True)
+
+    def update(self) -> None:
+        """Redraw: update the display handle in place, or the image widget's value."""
+        if self.image is not None:
+            self.image.value = self.png()
+        elif self._handle is not None:
+            from IPython.display import Image
+
+            self._handle.update(Image(data=self.png(), format="png"))
+
+    def __call__(self, record: dict) -> None:
+        self.records.append(dict(record))
+        self.update()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The dashboard
+
+
+def train_size_options(num_train: int, extra: Sequence[int | None] = ()) -> list[tuple[str, int | None]]:
+    """Dropdown options for the training-set size: a few subset sizes below `num_train`, then all of it."""
+    sizes = {1_000, 2_000, 5_000, 10_000, 20_000} | {s for s in extra if s is not None}
+    options = [(f"{s:,}", s) for s in sorted(sizes) if 10 <= s < num_train]
+    options.append((f"all ({num_train:,})", None))
+    return options
+
+
+class TrainingDashboard:
+    """Sliders and dropdowns in front of `train.train`, a Train button, live curves and a table of the runs so far.
+
+    data: a loaded `CIFAR10Data`; every run reuses it (`train(..., data=data)`), so it is loaded only once.
+    base: the `TrainConfig` whose other settings (model size, lr, batch size, seed, test size, ...) every run
+        uses; the controls start at its values. Default: `TrainConfig.create()` (quick or full mode).
+    out_dir: when given, each run is saved in its own folder `out_dir/run-<n>` (loadable with `runs.load_run`).
+
+    `runs` holds every finished run as a `runs.Run`, so `runs.plot_runs(dashboard.runs)` compares them.
+    Display it with `display(dashboard)`.
+    """
+
+    def __init__(self, data, *, base: "training.TrainConfig | None" = None, out_dir=None, max_epochs: int = 30) -> None:
+        import ipywidgets as w
+
+        self.data = data
+        self.base = base if base is not None else training.TrainConfig.create()
+        self.out_dir = out_dir
+        self.runs: list[Run] = []
+        self.results: list[training.TrainResult] = []
+        self.busy = False
+
+        wide = {"description_width": "90px"}
+        self.mode = w.Dropdown(options=list(MODES), value=self.base.mode, description="mode", style=wide)
+        self.ratio = w.FloatSlider(
+            value=self.base.ratio, min=0.0, max=0.9, step=0.05, description="drop ratio", readout_format=".2f", style=wide
+        )
+        self.schedule = w.Dropdown(options=list(SCHEDULES), value=self.base.schedule, description="schedule", style=wide)
+        self.epochs = w.IntSlider(
+            value=min(self.base.epochs, max_epochs), min=1, max=max(max_epochs, self.base.epochs), description="epochs", style=wide
+        )
+        sizes = train_size_options(len(data.train_images), [self.base.train_size])
+        default_size = self.base.train_size if any(v == self.base.train_size for _, v in sizes) else None
+        self.train_size = w.Dropdown(options=sizes, value=default_size, description="train size", style=wide)
+        self.train_button = w.Button(description="Train", button_style="primary", icon="play", tooltip="train one run with these settings")
+        self.message = w.HTML()
+        self.plot = w.Image(format="png", layout=w.Layout(max_width="820px"))
+        self.table = w.HTML(summary_table([]).to_html())
+
+        self.live = LiveTrainingPlot(self.epochs.value, title=PLACEHOLDER_TEXT, image=self.plot, show=False)
+        self.live.update()
+        for control in (self.mode, self.ratio, self.schedule, self.epochs, self.train_size):
+            control.observe(self._on_change, names="value")
+        self.train_button.on_click(lambda _button: self.train())
+        data_note = "the bundled sample, not the full data set" if getattr(data, "is_sample", False) else "CIFAR-10"
+        self.widget = w.VBox(
+            [
+                w.HTML(f"<b>Training dashboard</b>: every run calls <code>dropkey_lib.train.train</code> on {html.escape(data_note)}"
+                       f" ({len(data.train_images):,} train / {len(data.test_images):,} test images)."),
+                w.HBox([self.mode, self.ratio, self.schedule]),
+                w.HBox([self.epochs, self.train_size, self.train_button]),
+                self.message,
+                self.plot,
+                w.HTML("<b>Runs so far</b> (train acc. = clean accuracy on training images, gap = train acc. - test acc.)"),
+                self.table,
+            ]
+        )
+        self._on_change()
+
+    # -- settings ----------------------------------------------------------------------------------------------
+
+    def config(self) -> "training.TrainConfig":
+        """The `TrainConfig` of the current settings. Raises ValueError (with the reason) for an invalid one."""
+        settings = asdict(self.base)
+        mode = self.mode.value
+        settings.update(
+            mode=mode,
+            ratio=0.0 if mode == "none" else float(round(self.ratio.value, 6)),  # plain attention drops nothing
+            schedule=self.schedule.value,
+            epochs=int(self.epochs.value),
+            train_size=self.train_size.value,
+        )
+        return training.TrainConfig(**settings)
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        colour = {"info": "#444", "error": "#b00020", "ok": "#1b5e20"}[kind]
+        prefix = {"info": "", "error": "&#9888; ", "ok": "&#10003; "}[kind]
+        self.message.value = f'<span style="color: {colour}">{prefix}{html.escape(text)}</span>'
+
+    def _on_change(self, _change: Any = None) -> None:
+        if self.busy:
+            return
+        try:
+            config = self.config()
+        except ValueError as error:
+            self._say(f"These settings cannot be trained: {error}", "error")
+            return
+        self.ratio.disabled = config.mode == "none"
+        self.schedule.disabled = config.mode == "none"
+        if config.mode == "none":
+            self._say("Plain attention: no regulariser (the drop ratio and schedule are not used).")
+        else:
+            per_layer = ", ".join(f"{r:.2f}" for r in drop_ratios(config.ratio, config.depth, config.schedule))
+            self._say(f"{config.mode}: drop ratio per layer, first to last: {per_layer}")
+
+    # -- training ----------------------------------------------------------------------------------------------
+
+    def train(self) -> "training.TrainResult | None":
+        """What the Train button does: train one run with the current settings, live, and add it to the table.
+
+        Returns the `TrainResult`, or None when the settings are invalid or training failed (the reason is shown
+        in the dashboard instead of a traceback).
+        """
+        if self.busy:
+            return None
+        try:
+            config = self.config()
+        except ValueError as error:
+            self._say(f"These settings cannot be trained: {error}", "error")
+            return None
+        number = len(self.runs) + 1
+        name = f"run {number}"
+        out_dir = None if self.out_dir is None else f"{self.out_dir}/run-{number}"
+        self.busy = True
+        controls = (self.mode, self.ratio, self.schedule, self.epochs, self.train_size, self.train_button)
+        disabled_before = {control: control.disabled for control in controls}
+        for control in controls:
+            control.disabled = True
+        self.train_button.description = "Training ..."
+        self._say(f"Training {name}: {describe(config)} ...")
+        self.live.reset(epochs=config.epochs, title=f"{name}: {describe(config)}")
+        try:
+            result = training.train(config, data=self.data, out_dir=out_dir, progress=False, callback=self.live)
+        except training.TrainingInterrupted as error:
+            self._say(f"{name} was interrupted: {error}", "error")
+            return None
+        except KeyboardInterrupt:
+            self._say(f"{name} was interrupted.", "error")
+            return None
+        except Exception as error:  # show any failure in the dashboard, not as a traceback
+            self._say(f"{name} failed: {type(error).__name__}: {error}", "error")
+            return None
+        finally:
+            self.busy = False
+            for control, was_disabled in disabled_before.items():
+                control.disabled = was_disabled
+            self.train_button.description = "Train"
+        self.results.append(result)
+        self.runs.append(Run.from_result(name, config, result))
+        self.table.value = summary_table(self.runs).to_html()
+        self._on_change()
+        self._say(f"{name} finished: test accuracy {result.test_accuracy:.1%}. Change the settings and train again to compare.", "ok")
+        return result
+
+    # -- display -----------------------------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        # The widget's default text/plain is the repr of every child, image bytes included: long, and it changes
+        # with the fonts of the machine. A fixed line is enough for the places that cannot show widgets.
+        data["text/plain"] = "TrainingDashboard (open this notebook in Jupyter to use it)"
+        return bundle
+
+
+def describe(config: "training.TrainConfig") -> str:
+    """A short description of a run's settings, e.g. 'dropkey 0.10 linear_down, 4 epochs, 4,000 images'."""
+    size = "all images" if config.train_size is None else f"{config.train_size:,} images"
+    regulariser = "no regulariser" if config.mode == "none" else f"{config.mode} {config.ratio:.2f} {config.schedule}"
+    return f"{regulariser}, {config.epochs} epochs, {size}"

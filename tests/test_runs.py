@@ -1,0 +1,121 @@
+"""Reading and comparing finished runs: load a run folder, the table of final metrics with the gap, the plot."""
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+from dropkey_lib.data import CIFAR10Data
+from dropkey_lib.runs import Run, ensure_run, find_runs, load_run, load_runs, plot_runs, summary_table
+from dropkey_lib.train import TrainConfig, train
+
+
+def tiny_data(train_size: int = 60, test_size: int = 20) -> CIFAR10Data:
+    g = torch.Generator().manual_seed(0)
+    return CIFAR10Data(
+        train_images=torch.randint(0, 256, (train_size, 3, 32, 32), dtype=torch.uint8, generator=g),
+        train_labels=torch.arange(train_size) % 10,
+        test_images=torch.randint(0, 256, (test_size, 3, 32, 32), dtype=torch.uint8, generator=g),
+        test_labels=torch.arange(test_size) % 10,
+        source="random test images",
+    )
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    settings = dict(dim=16, depth=2, num_heads=2, epochs=2, batch_size=16, train_eval_size=20, ratio=0.2)
+    return TrainConfig(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def run_folders(tmp_path_factory):
+    """Two finished runs (none and dropkey, same seed) in one parent folder."""
+    parent = tmp_path_factory.mktemp("runs")
+    data = tiny_data()
+    for mode in ("none", "dropkey"):
+        train(tiny_config(mode=mode), data=data, out_dir=parent / mode, progress=False)
+    return parent
+
+
+def test_load_run_reads_config_and_history(run_folders):
+    run = load_run(run_folders / "dropkey")
+    assert run.name == "dropkey" and run.path == run_folders / "dropkey"
+    assert run.config == json.loads((run_folders / "dropkey" / "config.json").read_text())
+    assert [r["epoch"] for r in run.history] == [1, 2]
+    assert run.complete
+
+
+def test_load_runs_finds_every_run_folder_sorted(run_folders):
+    (run_folders / "not-a-run").mkdir(exist_ok=True)
+    assert [p.name for p in find_runs(run_folders)] == ["dropkey", "none"]
+    assert [r.name for r in load_runs(run_folders)] == ["dropkey", "none"]
+    assert [r.name for r in load_runs([run_folders / "none", run_folders / "dropkey"])] == ["none", "dropkey"]
+    assert [r.name for r in load_runs(run_folders / "none")] == ["none"]
+
+
+def test_missing_files_give_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_run(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no run folders"):
+        load_runs(tmp_path)
+
+
+def test_table_has_final_metrics_and_the_gap_uses_clean_train_accuracy(run_folders):
+    runs = load_runs(run_folders)
+    table = summary_table(runs)
+    assert len(table) == 2
+    for run, row in zip(runs, table.rows):
+        last = run.history[-1]
+        assert row["train_accuracy"] == last["train_eval_accuracy"]
+        assert row["test_accuracy"] == last["test_accuracy"]
+        assert row["gap"] == pytest.approx(last["train_eval_accuracy"] - last["test_accuracy"])
+        assert row["seconds"] == pytest.approx(sum(r["seconds"] for r in run.history))
+    assert table.rows[1]["ratio"] == "-"  # plain attention has no drop ratio
+    assert table.rows[0]["ratio"] == 0.2 and table.rows[0]["schedule"] == "linear_down"
+    text, page = str(table), table._repr_html_()
+    assert "gap" in text and "dropkey" in text and len(text.splitlines()) == 3
+    assert page.count("<tr>") == 3 and "<th>gap</th>" in page
+
+
+def test_gap_curve_is_clean_train_minus_test(run_folders):
+    run = load_run(run_folders / "none")
+    expected = [r["train_eval_accuracy"] - r["test_accuracy"] for r in run.history]
+    assert run.curve("gap") == pytest.approx(expected)
+
+
+def test_plot_has_one_panel_per_metric_and_one_line_per_run(run_folders):
+    runs = load_runs(run_folders)
+    fig = plot_runs(runs)
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        assert sorted(line.get_label() for line in ax.get_lines() if line.get_label() in ("none", "dropkey")) == ["dropkey", "none"]
+    with pytest.raises(ValueError, match="unknown metric"):
+        plot_runs(runs, metrics=("nope",))
+    matplotlib.pyplot.close("all")
+
+
+def test_run_in_memory_compares_like_a_loaded_one(run_folders):
+    config = tiny_config(mode="dropkey")
+    result = train(config, data=tiny_data(), progress=False)
+    in_memory = Run.from_result("dropkey", config, result)
+    loaded = load_run(run_folders / "dropkey")
+    assert in_memory.config == loaded.config
+    assert summary_table([in_memory]).rows[0]["test_accuracy"] == loaded.history[-1]["test_accuracy"]
+
+
+def test_ensure_run_trains_once_then_loads(tmp_path, monkeypatch):
+    data = tiny_data()
+    first = ensure_run(tiny_config(), tmp_path / "run", data=data, progress=False)
+    assert first.complete
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr("dropkey_lib.train.train", must_not_train)
+    again = ensure_run(tiny_config(), tmp_path / "run", data=data, progress=False)
+    assert again.history == first.history
+    with pytest.raises(ValueError, match="ratio"):
+        ensure_run(tiny_config(ratio=0.3), tmp_path / "run", data=data, progress=False)

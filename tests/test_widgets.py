@@ -1,0 +1,147 @@
+"""The live training plot and the training dashboard, driven from code with tiny synthetic data."""
+
+import pytest
+import torch
+
+from dropkey_lib import train as training
+from dropkey_lib.data import CIFAR10Data
+from dropkey_lib.train import TrainConfig
+from dropkey_lib.widgets import LiveTrainingPlot, TrainingDashboard, render_curves, train_size_options
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def tiny_data(train_size: int = 60, test_size: int = 20) -> CIFAR10Data:
+    g = torch.Generator().manual_seed(0)
+    return CIFAR10Data(
+        train_images=torch.randint(0, 256, (train_size, 3, 32, 32), dtype=torch.uint8, generator=g),
+        train_labels=torch.arange(train_size) % 10,
+        test_images=torch.randint(0, 256, (test_size, 3, 32, 32), dtype=torch.uint8, generator=g),
+        test_labels=torch.arange(test_size) % 10,
+        source="random test images",
+    )
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    settings = dict(dim=16, depth=2, num_heads=2, epochs=2, batch_size=16, train_eval_size=20, ratio=0.2)
+    return TrainConfig(**{**settings, **overrides})
+
+
+def record(epoch: int) -> dict:
+    return dict(epoch=epoch, lr=1e-3, train_loss=2.0 / epoch, train_accuracy=0.1 * epoch, train_eval_accuracy=0.12 * epoch,
+                test_loss=2.1 / epoch, test_accuracy=0.1 * epoch, seconds=1.0, images_per_second=100.0)
+
+
+class FakeHandle:
+    def __init__(self):
+        self.updates = []
+
+    def update(self, obj):
+        self.updates.append(obj)
+
+
+def test_render_curves_gives_png_with_and_without_history():
+    assert render_curves([]).startswith(PNG)
+    assert render_curves([record(1), record(2)], epochs=5, title="x").startswith(PNG)
+
+
+def test_live_plot_updates_one_display_handle_per_epoch(monkeypatch):
+    handles = []
+
+    def fake_display(obj, display_id=False):
+        assert display_id is True
+        handles.append(FakeHandle())
+        return handles[-1]
+
+    monkeypatch.setattr("IPython.display.display", fake_display)
+    live = LiveTrainingPlot(epochs=2)
+    result = training.train(tiny_config(), data=tiny_data(), progress=False, callback=live)
+    assert len(handles) == 1  # one display, then only in-place updates
+    assert len(handles[0].updates) == 2 and all(u.data.startswith(PNG) for u in handles[0].updates)
+    assert [r["epoch"] for r in live.records] == [1, 2]
+    assert live.records == result.history
+
+
+def test_live_plot_can_draw_into_an_image_widget():
+    import ipywidgets
+
+    image = ipywidgets.Image(format="png")
+    live = LiveTrainingPlot(epochs=3, image=image)
+    assert bytes(image.value).startswith(PNG)
+    live(record(1))
+    assert live.records[-1]["epoch"] == 1 and "epoch 1/3" in live.status()
+
+
+def test_train_size_options_end_with_all_images():
+    options = train_size_options(5000, [4000])
+    assert options[-1] == ("all (5,000)", None)
+    assert [v for _, v in options[:-1]] == [1000, 2000, 4000]
+
+
+@pytest.fixture
+def dashboard():
+    return TrainingDashboard(tiny_data(), base=tiny_config(epochs=1))
+
+
+def test_dashboard_starts_from_the_base_config(dashboard):
+    assert dashboard.config() == tiny_config(epochs=1)
+    assert bytes(dashboard.plot.value).startswith(PNG)
+    assert "no runs yet" in dashboard.table.value
+    bundle = dashboard._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"].startswith("TrainingDashboard")
+
+
+def test_a_click_trains_with_the_library_function_and_adds_a_row(dashboard, monkeypatch):
+    calls = []
+    real_train = training.train
+
+    def spy(config, **kwargs):
+        calls.append((config, kwargs))
+        assert dashboard.train_button.disabled  # disabled while training
+        return real_train(config, **kwargs)
+
+    monkeypatch.setattr(training, "train", spy)
+    dashboard.mode.value = "dropout"
+    dashboard.epochs.value = 2
+    dashboard.train_button.click()
+    assert len(calls) == 1
+    config, kwargs = calls[0]
+    assert config.mode == "dropout" and config.epochs == 2 and kwargs["data"] is dashboard.data
+    assert kwargs["callback"] is dashboard.live
+    assert not dashboard.train_button.disabled
+    assert len(dashboard.runs) == 1 and dashboard.runs[0].config["mode"] == "dropout"
+    assert dashboard.table.value.count("<tr>") == 2  # heading + one run
+    assert "dropout" in dashboard.table.value and "finished" in dashboard.message.value
+    assert len(dashboard.live.records) == 2
+    dashboard.mode.value = "none"
+    dashboard.train_button.click()
+    assert dashboard.table.value.count("<tr>") == 3 and dashboard.runs[1].config["ratio"] == 0.0
+
+
+def test_invalid_ratio_shows_a_message_and_trains_nothing(dashboard, monkeypatch):
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("an invalid config was trained"))
+    dashboard.schedule.value = "linear_down"
+    dashboard.ratio.value = 0.6
+    assert "cannot be trained" in dashboard.message.value and "0.5" in dashboard.message.value
+    dashboard.train_button.click()
+    assert "cannot be trained" in dashboard.message.value
+    assert dashboard.runs == [] and not dashboard.train_button.disabled
+    dashboard.schedule.value = "constant"  # a constant ratio of 0.6 is allowed
+    assert "cannot be trained" not in dashboard.message.value
+
+
+def test_a_failing_run_shows_the_error_instead_of_raising(dashboard, monkeypatch):
+    def diverge(*args, **kwargs):
+        raise training.TrainingDiverged("the loss became nan; try a lower --lr")
+
+    monkeypatch.setattr(training, "train", diverge)
+    assert dashboard.train() is None
+    assert "TrainingDiverged" in dashboard.message.value and "lower" in dashboard.message.value
+    assert not dashboard.train_button.disabled and not dashboard.busy
+
+
+def test_runs_can_be_saved_to_folders(tmp_path):
+    dashboard = TrainingDashboard(tiny_data(), base=tiny_config(epochs=1), out_dir=tmp_path)
+    dashboard.train()
+    assert (tmp_path / "run-1" / "history.json").is_file()
