@@ -15,7 +15,8 @@ Masks are boolean with **True = dropped** (the key is hidden from the query). No
 
 All-dropped rows. With probability ratio**N_k every key of a row is dropped. This library then gives that row
 *uniform* attention over all its keys, which is exactly what the paper's Algorithm 1 does in float32 (every
-logit becomes the same -1e12 after rounding). It never produces NaN, in any floating dtype.
+logit becomes the same -1e12 after rounding). It never produces NaN, in any floating dtype (see `masked_logit`
+for the one float16 exception to "uniform").
 """
 
 from __future__ import annotations
@@ -353,7 +354,9 @@ def masked_logit(dtype: torch.dtype) -> float:
 
     Small enough that exp() underflows to exactly 0, and far enough from the limit that adding any finite logit
     cannot overflow to -inf (which would make an all-dropped row NaN). In float32 and bfloat16 an all-dropped
-    row then becomes exactly uniform, as in `dropkey_weights`; in float16 it becomes nearly uniform.
+    row then becomes exactly uniform, as in `dropkey_weights`. In float16, PyTorch's CPU kernel adds the mask in
+    float32, where the same shift of every logit cancels in the softmax: an all-dropped row gets the plain,
+    undropped weights instead. Never NaN either way.
     """
     return torch.finfo(dtype).min / 2
 
