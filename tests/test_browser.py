@@ -19,7 +19,7 @@ Chromium: /usr/bin/chromium or the one on PATH (Debian's `chromium` package; `.c
 or without Playwright, the test is skipped, except under CI (CI set), where that is a failure.
 
 Settings: DROPKEY_BROWSER_NOTEBOOKS=03_smoothing_coefficient.ipynb,... runs other notebooks with the generic
-checks; DROPKEY_BROWSER_TIMEOUT (seconds, default 900) bounds each notebook's run.
+checks; DROPKEY_BROWSER_TIMEOUT (seconds, default 600) bounds each notebook's run.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SCREENSHOTS = ROOT / "browser-screenshots"
-RUN_TIMEOUT = float(os.environ.get("DROPKEY_BROWSER_TIMEOUT", "900"))
+RUN_TIMEOUT = float(os.environ.get("DROPKEY_BROWSER_TIMEOUT", "600"))
 STEP_TIMEOUT_MS = 120_000  # one page action: opening the notebook, a menu, a click
 # The flags that work on this closed network (no background connections to Google's hosts).
 CHROMIUM_ARGS = [
@@ -105,7 +105,8 @@ class Lab:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.work = folder / "work"
+        self.work = folder / "work"  # the repository's layout: links to its folders, notebooks/ a folder of copies
+        self.notebooks = self.work / "notebooks"
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -131,8 +132,11 @@ class Lab:
             path = settings / f"{name}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
-        for sub in ("work", "config", "runtime", "ipython", "workspaces"):
+        for sub in ("work", "work/notebooks", "config", "runtime", "ipython", "workspaces"):
             (self.folder / sub).mkdir(exist_ok=True)
+        for entry in ROOT.iterdir():  # so that a notebook finds ../<anything> as in the repository
+            if entry.name not in {"notebooks", ".git", ".venv", ".ci-venv", "browser-screenshots"}:
+                (self.work / entry.name).symlink_to(entry)
         env = {
             **os.environ,
             "DROPKEY_QUICK": "1",  # the kernel inherits the server's environment
@@ -157,7 +161,7 @@ class Lab:
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]  # fmt: skip
         log = self.log_path.open("w")
-        self.process = subprocess.Popen(command, cwd=self.work, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(command, cwd=self.notebooks, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -169,9 +173,20 @@ class Lab:
                 time.sleep(0.5)
         raise RuntimeError(f"JupyterLab did not answer on {self.url} within 120 s:\n{self.log_tail()}")
 
+    def peak_memory_mb(self) -> float | None:
+        """The server process's peak resident memory (VmHWM), without its kernels."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
+        peak = self.peak_memory_mb()
+        if peak is not None:
+            print(f"\nJupyterLab server (without kernels): peak resident memory {peak:.0f} MB")
         try:  # shut the kernels down cleanly first, then the server
             for kernel in self.api("kernels"):
                 request = urllib.request.Request(
@@ -223,7 +238,7 @@ CODE_CELL_STATES_JS = """() => Array.from(document.querySelectorAll('.jp-Noteboo
 
 
 def open_notebook(page, lab: Lab, name: str) -> None:
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}", wait_until="domcontentloaded")
+    page.goto(f"{lab.url}/lab/tree/notebooks/{name}?token={lab.token}", wait_until="domcontentloaded")
     page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
     # A "Select Kernel" dialog appears only for a notebook without kernel metadata: accept the default.
     dialog = page.locator(".jp-Dialog")
@@ -262,7 +277,7 @@ def run_all_cells(page, lab: Lab, timeout: float) -> float:
 
 def save_and_read(page, lab: Lab, name: str) -> dict:
     """Save the notebook from the browser (Ctrl+S) and read what was saved."""
-    path = lab.work / name
+    path = lab.notebooks / name
     before = path.stat().st_mtime_ns
     page.locator(".jp-NotebookPanel .jp-Notebook").first.click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+s")
@@ -328,7 +343,7 @@ def check_widgets(page, name: str, expect: Expect):
     return sliders
 
 
-def check_live_plot(page, notebook: dict, name: str) -> None:
+def check_live_plot(page, notebook: dict, name: str):
     """The cell that builds a LiveTrainingPlot shows one loaded image (the handle updated in place)."""
     indices = [i for i, cell in enumerate(notebook["cells"]) if "LiveTrainingPlot(" in source(cell) and cell["cell_type"] == "code"]
     assert indices, f"{name}: no code cell builds a LiveTrainingPlot"
@@ -340,6 +355,7 @@ def check_live_plot(page, notebook: dict, name: str) -> None:
     image.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
     loaded = image.evaluate("img => img.complete && img.naturalWidth > 100 && img.naturalHeight > 50")
     assert loaded, f"{name}: the live training plot image did not load in the browser"
+    return image
 
 
 def move_slider(page, lab: Lab, slider, name: str) -> None:
@@ -356,21 +372,26 @@ def move_slider(page, lab: Lab, slider, name: str) -> None:
 
 
 def click_train(page, lab: Lab, name: str, timeout: float) -> float:
-    """Click the dashboard's Train button; wait until the dashboard says the run finished."""
+    """Click the dashboard's Train button; wait until the dashboard says that this new run finished."""
+    import re
+
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
     button = notebook.locator("button.jupyter-button", has_text="Train").first
     button.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
+    dashboard = notebook.locator(".jupyter-widgets.widget-vbox").filter(has=page.locator("button.jupyter-button", has_text="Train")).last
+    earlier = [int(n) for n in re.findall(r"run (\d+)", dashboard.inner_text())]
+    number = max(earlier, default=0) + 1  # the run this click starts ("run 1" unless the notebook trained some)
     started = time.monotonic()
     button.click()
-    finished = notebook.get_by_text("finished: test accuracy")
-    failed = notebook.get_by_text("failed:")
 
     def done() -> bool:
-        if failed.count():
-            raise AssertionError(f"{name}: the dashboard's run failed: {failed.first.inner_text()}")
-        return finished.count() > 0
+        text = dashboard.inner_text()
+        for trouble in (f"run {number} failed", f"run {number} was interrupted", "cannot be trained"):
+            if trouble in text:
+                raise AssertionError(f"{name}: the dashboard's run did not train: {text[:1000]}")
+        return f"run {number} finished" in text
 
-    wait_until(done, timeout, "the dashboard's run to finish ('finished: test accuracy')", interval=1.0)
+    wait_until(done, timeout, f"the dashboard to report 'run {number} finished'", interval=1.0)
     return time.monotonic() - started
 
 
@@ -378,15 +399,8 @@ def click_train(page, lab: Lab, name: str, timeout: float) -> float:
 # The test
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_notebook_in_jupyterlab(name, lab, browser, tmp_path):
-    expect = EXPECTED[name]
-    committed = NOTEBOOKS / name
-    if not committed.exists():
-        pytest.skip(f"{committed.relative_to(ROOT)} does not exist yet")
-    shutil.copy(committed, lab.work / name)  # a copy: the committed notebook is never modified
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(STEP_TIMEOUT_MS)
+def check_notebook(page, lab: Lab, name: str, expect: Expect, tmp_path: Path) -> None:
+    """Open notebooks/`name` in the lab, run all cells and make every check of `expect`; screenshots on the way."""
     console_errors: list[str] = []
     page.on("pageerror", lambda error: console_errors.append(str(error)))
     label = Path(name).stem
@@ -398,15 +412,14 @@ def test_notebook_in_jupyterlab(name, lab, browser, tmp_path):
         check_no_errors(notebook, name)
         sliders = check_widgets(page, name, expect)
         if expect.live_plot:
-            check_live_plot(page, notebook, name)
+            screenshot(page, tmp_path, f"{label}-live-plot", check_live_plot(page, notebook, name))
         if sliders.count():
             screenshot(page, tmp_path, f"{label}-sliders", sliders.first)
             move_slider(page, lab, sliders.first, name)
         if expect.click_train:
             seconds = click_train(page, lab, name, RUN_TIMEOUT)
             print(f"{name}: the dashboard trained a run in {seconds:.0f} s")
-            button = page.locator("button.jupyter-button", has_text="Train").first
-            screenshot(page, tmp_path, f"{label}-dashboard", button)
+            screenshot(page, tmp_path, f"{label}-dashboard", page.locator("button.jupyter-button", has_text="Train").first)
         assert not console_errors, f"{name}: JavaScript errors in the page: {console_errors}"
     except BaseException:
         try:
@@ -414,5 +427,54 @@ def test_notebook_in_jupyterlab(name, lab, browser, tmp_path):
         finally:
             print(f"--- JupyterLab log (tail) ---\n{lab.log_tail()}")
         raise
+
+
+def new_page(browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    return page
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_notebook_in_jupyterlab(name, lab, browser, tmp_path):
+    committed = NOTEBOOKS / name
+    if not committed.exists():
+        pytest.skip(f"{committed.relative_to(ROOT)} does not exist yet")
+    shutil.copy(committed, lab.notebooks / name)  # a copy: the committed notebook is never modified
+    page = new_page(browser)
+    try:
+        check_notebook(page, lab, name, EXPECTED[name], tmp_path)
+    finally:
+        page.close()
+
+
+def test_the_checks_catch_a_failing_cell_and_a_broken_widget(lab, browser, tmp_path):
+    """The harness itself: a notebook with a widget that cannot render and a failing cell must not pass."""
+    import nbformat
+
+    cells = [
+        "import ipywidgets as widgets\nwidgets.IntSlider(description='fine')",
+        "from IPython.display import display\n"
+        "display({'application/vnd.jupyter.widget-view+json': {'model_id': 'no-such-model', 'version_major': 2, "
+        "'version_minor': 0}}, raw=True)",
+        "raise ValueError('this cell fails on purpose')",
+        "print('never runs')",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(notebook, lab.notebooks / "harness_check.ipynb")
+    page = new_page(browser)
+    try:
+        open_notebook(page, lab, "harness_check.ipynb")
+        run_all_cells(page, lab, 300)
+        saved = save_and_read(page, lab, "harness_check.ipynb")
+        with pytest.raises(AssertionError, match="code cell 3 failed in the browser with ValueError: this cell fails on purpose"):
+            check_no_errors(saved, "harness_check.ipynb")
+        saved["cells"][2]["outputs"] = []
+        with pytest.raises(AssertionError, match=r"code cells \[4\] did not run"):
+            check_no_errors(saved, "harness_check.ipynb")
+        with pytest.raises(AssertionError, match="Error displaying widget"):
+            check_widgets(page, "harness_check.ipynb", Expect(sliders=1))
+        screenshot(page, tmp_path, "harness_check")
     finally:
         page.close()
