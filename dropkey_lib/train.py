@@ -63,6 +63,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
+    augment: bool = True  # random crop (4-pixel zero padding) and horizontal flip of every training batch
     warmup_epochs: float = 0.5
     seed: int = 0
     train_size: int | None = None  # use at most this many training images (a class-balanced subset); None = all
@@ -175,7 +176,7 @@ def train(
                 train_labels,
                 config.batch_size,
                 shuffle=True,
-                augment=True,
+                augment=config.augment,
                 generator=epoch_generator(config.seed, epoch),
                 start_batch=first_step,
             )
@@ -409,6 +410,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, help=f"peak learning rate (default {defaults.lr})")
     parser.add_argument("--seed", type=int, help="default 0")
     parser.add_argument("--train-size", type=int, help="use a class-balanced subset of this many training images")
+    parser.add_argument("--no-augment", dest="augment", action="store_false", default=None, help="no crop / flip")
     parser.add_argument("--data", help="CIFAR-10 location (also env DROPKEY_DATA); see dropkey_lib.data")
     parser.add_argument("--out", help="run folder (default runs/<mode>-<ratio>-<schedule>-seed<seed>)")
     parser.add_argument("--quick", action="store_true", help="small data, model and epochs (also DROPKEY_QUICK=1)")
