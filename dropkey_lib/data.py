@@ -477,6 +477,7 @@ def iterate_batches(
     *,
     shuffle: bool = False,
     augment: bool = False,
+    crop_padding: int = 4,
     generator: torch.Generator | None = None,
     start_batch: int = 0,
     drop_last: bool = False,
@@ -484,8 +485,9 @@ def iterate_batches(
     """Batches of one epoch: (float32 images (B, 3, 32, 32) in [0, 1], int64 labels (B,)).
 
     images: uint8 (N, 3, 32, 32), labels: (N,). With `shuffle` the order is `epoch_order(N, generator)`, drawn
-    when this function is called; with `augment` each batch goes through `augment_batch`, which draws from the same
-    generator as the batch is produced. The epoch is therefore a pure function of the generator's state at the
+    when this function is called; with `augment` each batch goes through `augment_batch` (random crop after
+    `crop_padding` pixels of zero padding, 0 for flips only), which draws from the same generator as the batch is
+    produced. The epoch is therefore a pure function of the generator's state at the
     call. To resume an epoch at batch k, call again with a generator in that same state and `start_batch=k`: the
     order is drawn again and the random choices of the k skipped batches are drawn and discarded, so batches k, k+1,
     ... are exactly those of the uninterrupted epoch.
@@ -502,8 +504,8 @@ def iterate_batches(
     order = epoch_order(len(images), generator) if shuffle else torch.arange(len(images))
     if augment:
         for _ in range(start_batch):
-            draw_augmentation(batch_size, generator)
-    return _batches(images, labels, order, batch_size, range(start_batch, total), augment, generator)
+            draw_augmentation(batch_size, generator, crop_padding)
+    return _batches(images, labels, order, batch_size, range(start_batch, total), augment, crop_padding, generator)
 
 
 def _batches(
@@ -513,13 +515,14 @@ def _batches(
     batch_size: int,
     batch_indices: range,
     augment: bool,
+    crop_padding: int,
     generator: torch.Generator | None,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """The generator behind `iterate_batches`, which has already checked its arguments and drawn the order."""
     for i in batch_indices:
         index = order[i * batch_size : (i + 1) * batch_size]
         batch = images[index]
-        yield (augment_batch(batch, generator) if augment else to_float(batch)), labels[index]
+        yield (augment_batch(batch, generator, padding=crop_padding) if augment else to_float(batch)), labels[index]
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from .train import CHECKPOINT, TrainConfig, evaluate, load_model, take_subset, t
 # run on one quiet CPU core. The per-epoch curves use 1,000 test and 1,000 training images; the final metrics use
 # the whole test set and the whole training subset.
 SMALL_DATA = dict(
-    train_size=2500, augment=False, test_size=1000, train_eval_size=1000, dim=64, depth=4, num_heads=4, epochs=20
+    train_size=2500, augment="none", test_size=1000, train_eval_size=1000, dim=64, depth=4, num_heads=4, epochs=20
 )
 
 # (run name, TrainConfig overrides) per configuration; each runs once per seed.

@@ -42,6 +42,7 @@ from .schedules import SCHEDULES
 from .settings import quick_mode
 from .vit import TinyViT, ViTConfig
 
+AUGMENTATIONS = ("crop_flip", "flip", "none")
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.json"
 CONFIG = "config.json"
@@ -63,7 +64,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
-    augment: bool = True  # random crop (4-pixel zero padding) and horizontal flip of every training batch
+    augment: str = "crop_flip"  # one of AUGMENTATIONS: random 4-pixel-padded crop and flip, flip only, or none
     warmup_epochs: float = 0.5
     seed: int = 0
     train_size: int | None = None  # use at most this many training images (a class-balanced subset); None = all
@@ -79,6 +80,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 10):
                 raise ValueError(f"{name} must be None (all) or an integer >= 10, got {value!r}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}; got {self.augment!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         self.model_config()  # validates mode, ratio, schedule and window_size
@@ -176,7 +179,8 @@ def train(
                 train_labels,
                 config.batch_size,
                 shuffle=True,
-                augment=config.augment,
+                augment=config.augment != "none",
+                crop_padding=4 if config.augment == "crop_flip" else 0,
                 generator=epoch_generator(config.seed, epoch),
                 start_batch=first_step,
             )
@@ -410,7 +414,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, help=f"peak learning rate (default {defaults.lr})")
     parser.add_argument("--seed", type=int, help="default 0")
     parser.add_argument("--train-size", type=int, help="use a class-balanced subset of this many training images")
-    parser.add_argument("--no-augment", dest="augment", action="store_false", default=None, help="no crop / flip")
+    parser.add_argument("--augment", choices=AUGMENTATIONS, help="training augmentation (default crop_flip)")
     parser.add_argument("--data", help="CIFAR-10 location (also env DROPKEY_DATA); see dropkey_lib.data")
     parser.add_argument("--out", help="run folder (default runs/<mode>-<ratio>-<schedule>-seed<seed>)")
     parser.add_argument("--quick", action="store_true", help="small data, model and epochs (also DROPKEY_QUICK=1)")

@@ -71,7 +71,7 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero():
 
 @pytest.mark.parametrize(
     "overrides, name",
-    [({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"), ({"train_size": 5}, "train_size"), ({"lr": 0.0}, "lr"), ({"mode": "x"}, "mode"), ({"ratio": 1.0}, "ratio")],
+    [({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"), ({"train_size": 5}, "train_size"), ({"lr": 0.0}, "lr"), ({"augment": "rotate"}, "augment"), ({"mode": "x"}, "mode"), ({"ratio": 1.0}, "ratio")],
 )
 def test_invalid_config_raises_naming_the_field(overrides, name):
     with pytest.raises(ValueError, match=name):
