@@ -555,8 +555,9 @@ def plot_head_maps(model_maps: Mapping[str, Sequence[Tensor]], image: Tensor, *,
             ax.set_yticks([])
     depth = len(next(iter(model_maps.values())))
     shown = layer % depth + 1
-    fig.suptitle(title or f"layer {shown} of {depth}: attention of token {query} over the patches", fontsize=10)
-    fig.tight_layout()
+    who = "the class token" if query < num_prefix_tokens else f"token {query}"
+    fig.suptitle(title or f"layer {shown} of {depth}: attention of {who} over the patches", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return fig
 
 
@@ -592,7 +593,7 @@ def plot_rollout(image: Tensor, rollouts: Mapping[str, np.ndarray], *, alpha: fl
         ax.set_yticks([])
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9) if title else None)
     return fig
 
 
