@@ -204,12 +204,13 @@ class RunTable:
         return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths)).rstrip() for line in table)
 
     def to_html(self) -> str:
-        head = "".join(f"<th>{html.escape(heading)}</th>" for _, heading, _ in COLUMNS)
+        pad = 'style="padding: 2px 10px"'
+        head = "".join(f"<th {pad}>{html.escape(heading)}</th>" for _, heading, _ in COLUMNS)
         if not self.rows:
             body = f'<tr><td colspan="{len(COLUMNS)}"><i>no runs yet</i></td></tr>'
         else:
             body = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>" for cells in self.cells()
+                "<tr>" + "".join(f"<td {pad}>{html.escape(cell)}</td>" for cell in cells) + "</tr>" for cells in self.cells()
             )
         return (
             '<table class="dropkey-runs" style="border-collapse: collapse; text-align: right">'

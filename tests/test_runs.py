@@ -77,7 +77,7 @@ def test_table_has_final_metrics_and_the_gap_uses_clean_train_accuracy(run_folde
     assert table.rows[0]["ratio"] == 0.2 and table.rows[0]["schedule"] == "linear_down"
     text, page = str(table), table._repr_html_()
     assert "gap" in text and "dropkey" in text and len(text.splitlines()) == 3
-    assert page.count("<tr>") == 3 and "<th>gap</th>" in page
+    assert page.count("<tr>") == 3 and ">gap</th>" in page
 
 
 def test_gap_curve_is_clean_train_minus_test(run_folders):
