@@ -7,27 +7,10 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
-import torch
 
-from dropkey_lib.data import CIFAR10Data
 from dropkey_lib.runs import Run, ensure_run, find_runs, load_run, load_runs, plot_runs, summary_table
-from dropkey_lib.train import TrainConfig, train
-
-
-def tiny_data(train_size: int = 60, test_size: int = 20) -> CIFAR10Data:
-    g = torch.Generator().manual_seed(0)
-    return CIFAR10Data(
-        train_images=torch.randint(0, 256, (train_size, 3, 32, 32), dtype=torch.uint8, generator=g),
-        train_labels=torch.arange(train_size) % 10,
-        test_images=torch.randint(0, 256, (test_size, 3, 32, 32), dtype=torch.uint8, generator=g),
-        test_labels=torch.arange(test_size) % 10,
-        source="random test images",
-    )
-
-
-def tiny_config(**overrides) -> TrainConfig:
-    settings = dict(dim=16, depth=2, num_heads=2, epochs=2, batch_size=16, train_eval_size=20, ratio=0.2)
-    return TrainConfig(**{**settings, **overrides})
+from dropkey_lib.train import train
+from tiny import tiny_config, tiny_data
 
 
 @pytest.fixture(scope="module")

@@ -1,30 +1,12 @@
 """The live training plot and the training dashboard, driven from code with tiny synthetic data."""
 
 import pytest
-import torch
 
 from dropkey_lib import train as training
-from dropkey_lib.data import CIFAR10Data
-from dropkey_lib.train import TrainConfig
 from dropkey_lib.widgets import LiveTrainingPlot, TrainingDashboard, render_curves, train_size_options
+from tiny import tiny_config, tiny_data
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def tiny_data(train_size: int = 60, test_size: int = 20) -> CIFAR10Data:
-    g = torch.Generator().manual_seed(0)
-    return CIFAR10Data(
-        train_images=torch.randint(0, 256, (train_size, 3, 32, 32), dtype=torch.uint8, generator=g),
-        train_labels=torch.arange(train_size) % 10,
-        test_images=torch.randint(0, 256, (test_size, 3, 32, 32), dtype=torch.uint8, generator=g),
-        test_labels=torch.arange(test_size) % 10,
-        source="random test images",
-    )
-
-
-def tiny_config(**overrides) -> TrainConfig:
-    settings = dict(dim=16, depth=2, num_heads=2, epochs=2, batch_size=16, train_eval_size=20, ratio=0.2)
-    return TrainConfig(**{**settings, **overrides})
 
 
 def record(epoch: int) -> dict:
