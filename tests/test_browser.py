@@ -187,20 +187,24 @@ class Lab:
         peak = self.peak_memory_mb()
         if peak is not None:
             print(f"\nJupyterLab server (without kernels): peak resident memory {peak:.0f} MB")
-        try:  # shut the kernels down cleanly first, then the server
-            for kernel in self.api("kernels"):
-                request = urllib.request.Request(
-                    f"{self.url}/api/kernels/{kernel['id']}", method="DELETE", headers={"Authorization": f"token {self.token}"}
-                )
-                urllib.request.urlopen(request, timeout=10).close()
-        except OSError:
-            pass
+        self.shutdown_kernels()
         self.process.terminate()
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+
+    def shutdown_kernels(self) -> None:
+        """Shut every kernel down (each notebook's kernel holds its memory until then)."""
+        try:
+            for kernel in self.api("kernels"):
+                request = urllib.request.Request(
+                    f"{self.url}/api/kernels/{kernel['id']}", method="DELETE", headers={"Authorization": f"token {self.token}"}
+                )
+                urllib.request.urlopen(request, timeout=30).close()
+        except OSError:
+            pass
 
     def kernel_states(self) -> list[str]:
         return [kernel["execution_state"] for kernel in self.api("kernels")]
@@ -446,6 +450,7 @@ def test_notebook_in_jupyterlab(name, lab, browser, tmp_path):
         check_notebook(page, lab, name, EXPECTED[name], tmp_path)
     finally:
         page.close()
+        lab.shutdown_kernels()
 
 
 def test_the_checks_catch_a_failing_cell_and_a_broken_widget(lab, browser, tmp_path):
@@ -478,3 +483,4 @@ def test_the_checks_catch_a_failing_cell_and_a_broken_widget(lab, browser, tmp_p
         screenshot(page, tmp_path, "harness_check")
     finally:
         page.close()
+        lab.shutdown_kernels()
