@@ -123,7 +123,8 @@ def bernoulli_indices(
         last = int(indices[-1])
         batch = batch // 8 + 16
     indices = torch.cat(chunks) if len(chunks) > 1 else chunks[0]
-    return indices[indices < numel]
+    # The indices increase, so the ones past the end form a tail: cut it off with a binary search.
+    return indices[: int(torch.searchsorted(indices, numel))]
 
 
 def sample_key_drops(
