@@ -64,7 +64,7 @@ def tree_rss(process) -> int:
     return total
 
 
-def measure_one(notebook: Path, timeout: float, env: dict) -> dict:
+def measure_one(notebook: Path, timeout: float, env: dict, allow_errors: bool = False) -> dict:
     """Run one copied notebook (with the probe cell appended) and measure it."""
     import nbformat
     import psutil
@@ -74,6 +74,8 @@ def measure_one(notebook: Path, timeout: float, env: dict) -> dict:
     nbformat.write(book, notebook)
     command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
                f"--ExecutePreprocessor.timeout={int(timeout)}", str(notebook)]  # fmt: skip
+    if allow_errors:  # run every cell even after a failing one, so that the probe cell still runs
+        command.append("--allow-errors")
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
     started = time.monotonic()
@@ -89,7 +91,12 @@ def measure_one(notebook: Path, timeout: float, env: dict) -> dict:
     if process.returncode != 0:
         result["error"] = log.read_text(errors="replace")[-3000:]
         return result
-    outputs = nbformat.read(notebook, as_version=4).cells[-1].get("outputs", [])
+    executed = nbformat.read(notebook, as_version=4)
+    errors = [f"cell {i}: {o['ename']}: {o['evalue']}" for i, cell in enumerate(executed.cells)
+              for o in cell.get("outputs", []) if o.get("output_type") == "error"]  # fmt: skip
+    if errors:
+        result["errors"] = errors
+    outputs = executed.cells[-1].get("outputs", [])
     text = "".join(o.get("text", "") for o in outputs)
     if "DROPKEY_PEAK_MB" in text:
         result["kernel_peak_mb"] = float(text.split("DROPKEY_PEAK_MB")[1].split()[0])
@@ -101,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebooks/NN_*.ipynb)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per cell (default 3600)")
+    parser.add_argument("--allow-errors", action="store_true", help="run on after a failing cell (the failures are listed)")
     args = parser.parse_args(argv)
 
     names = [Path(n).name for n in args.notebooks] or sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         course = mirror_repository(Path(folder) / "course")
         for name in names:
             print(f"{name}: running in full mode on 1 CPU (load average {os.getloadavg()[0]:.1f}) ...", flush=True)
-            result = measure_one(course / "notebooks" / name, args.timeout, env)
+            result = measure_one(course / "notebooks" / name, args.timeout, env, args.allow_errors)
             result["load_average_after"] = round(os.getloadavg()[0], 2)
             results.append(result)
             print(json.dumps(result), flush=True)

@@ -1,9 +1,10 @@
 """The notebooks in a real browser: JupyterLab 4 in headless Chromium, as a student on Binder sees them.
 
-For each notebook below, the test copies it into a temporary folder (the committed notebook is never touched),
-starts JupyterLab there on localhost with a token and DROPKEY_QUICK=1 in the server's (and so the kernel's)
-environment, opens the notebook in the system's Chromium driven by Playwright (no browser download), runs all
-cells from the Run menu and waits until every code cell has run and the kernel is idle. Then it checks:
+For each notebook below, the test copies it, with its outputs cleared, into a temporary folder laid out like the
+repository (the committed notebook is never touched), starts JupyterLab there on localhost with a token and
+DROPKEY_QUICK=1 in the server's (and so the kernel's) environment, opens the notebook in the system's Chromium
+driven by Playwright (no browser download), runs all cells from the Run menu and waits until every code cell has
+run and the kernel is idle. Then it checks:
 
 - no cell failed: the notebook, saved from the browser, has no error output and every code cell has run;
 - the widgets render: at least the expected number of sliders and buttons, each visible with a non-zero size,
@@ -237,13 +238,24 @@ def browser():
 # ----------------------------------------------------------------------------------------------------------------
 # Page helpers
 
-CODE_CELL_STATES_JS = """() => Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell'))
-    .map(cell => (cell.querySelector('.jp-InputPrompt') || {}).textContent || '')"""
+# The notebook on show: the page opens one notebook (with `reset`, so no tab of an earlier test is restored), and
+# `:visible` keeps it that way even if another tab were open.
+NOTEBOOK = ".jp-NotebookPanel .jp-Notebook:visible"
+CODE_CELL_STATES_JS = """() => {
+    const notebook = Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-Notebook')).find(n => n.checkVisibility());
+    return notebook ? Array.from(notebook.querySelectorAll('.jp-CodeCell'))
+        .map(cell => (cell.querySelector('.jp-InputPrompt') || {}).textContent || '') : [];
+}"""
+
+
+def notebook_area(page):
+    return page.locator(NOTEBOOK).first
 
 
 def open_notebook(page, lab: Lab, name: str) -> None:
-    page.goto(f"{lab.url}/lab/tree/notebooks/{name}?token={lab.token}", wait_until="domcontentloaded")
-    page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
+    # `reset`: a fresh workspace, so that only this notebook opens (JupyterLab restores the previous tabs otherwise).
+    page.goto(f"{lab.url}/lab/tree/notebooks/{name}?reset&token={lab.token}", wait_until="domcontentloaded")
+    notebook_area(page).locator(".jp-Cell").first.wait_for(state="visible", timeout=STEP_TIMEOUT_MS)
     # A "Select Kernel" dialog appears only for a notebook without kernel metadata: accept the default.
     dialog = page.locator(".jp-Dialog")
     if dialog.count():
@@ -263,7 +275,7 @@ def wait_until(condition, timeout: float, what: str, *, interval: float = 1.0) -
 def run_all_cells(page, lab: Lab, timeout: float) -> float:
     """Run > Run All Cells; wait until every code cell shows an execution count and the kernel is idle."""
     started = time.monotonic()
-    page.locator(".jp-NotebookPanel .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    notebook_area(page).click(position={"x": 5, "y": 5})
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
@@ -283,7 +295,7 @@ def save_and_read(page, lab: Lab, name: str) -> dict:
     """Save the notebook from the browser (Ctrl+S) and read what was saved."""
     path = lab.notebooks / name
     before = path.stat().st_mtime_ns
-    page.locator(".jp-NotebookPanel .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    notebook_area(page).click(position={"x": 5, "y": 5})
     page.keyboard.press("Control+s")
     wait_until(lambda: path.stat().st_mtime_ns != before, 60, f"the browser to save {name}", interval=0.5)
     time.sleep(0.5)
@@ -331,7 +343,7 @@ def visible_with_size(locator) -> bool:
 
 def check_widgets(page, name: str, expect: Expect):
     """The widgets rendered: no error placeholder, enough visible sliders and buttons. Returns the sliders."""
-    body = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
+    body = notebook_area(page)
     text = body.inner_text()
     assert "Error displaying widget" not in text, f"{name}: a widget failed to render ('Error displaying widget')"
     assert "Loading widget..." not in text, f"{name}: a widget never rendered (still 'Loading widget...')"
@@ -354,7 +366,7 @@ def check_live_plot(page, notebook: dict, name: str):
     index = indices[0]
     images = [o for o in notebook["cells"][index].get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) == 1, f"{name}: the live plot cell has {len(images)} PNG outputs, expected exactly one (one display handle)"
-    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(index)
+    cell = notebook_area(page).locator(".jp-Cell").nth(index)
     image = cell.locator(".jp-OutputArea-output img").first
     image.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
     loaded = image.evaluate("img => img.complete && img.naturalWidth > 100 && img.naturalHeight > 50")
@@ -379,7 +391,7 @@ def click_train(page, lab: Lab, name: str, timeout: float) -> float:
     """Click the dashboard's Train button; wait until the dashboard says that this new run finished."""
     import re
 
-    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
+    notebook = notebook_area(page)
     button = notebook.locator("button.jupyter-button", has_text="Train").first
     button.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
     dashboard = notebook.locator(".jupyter-widgets.widget-vbox").filter(has=page.locator("button.jupyter-button", has_text="Train")).last
@@ -423,7 +435,7 @@ def check_notebook(page, lab: Lab, name: str, expect: Expect, tmp_path: Path) ->
         if expect.click_train:
             seconds = click_train(page, lab, name, RUN_TIMEOUT)
             print(f"{name}: the dashboard trained a run in {seconds:.0f} s")
-            screenshot(page, tmp_path, f"{label}-dashboard", page.locator("button.jupyter-button", has_text="Train").first)
+            screenshot(page, tmp_path, f"{label}-dashboard", notebook_area(page).locator("button.jupyter-button", has_text="Train").first)
         assert not console_errors, f"{name}: JavaScript errors in the page: {console_errors}"
     except BaseException:
         try:
@@ -431,6 +443,16 @@ def check_notebook(page, lab: Lab, name: str, expect: Expect, tmp_path: Path) ->
         finally:
             print(f"--- JupyterLab log (tail) ---\n{lab.log_tail()}")
         raise
+
+
+def copy_without_outputs(source_path: Path, target: Path) -> None:
+    """Copy a notebook with its outputs and execution counts cleared, so that everything the checks see (and the
+    screenshots show) comes from this run, and a run that never started cannot pass on the committed outputs."""
+    notebook = json.loads(source_path.read_text())
+    for cell in code_cells(notebook):
+        cell["outputs"] = []
+        cell["execution_count"] = None
+    target.write_text(json.dumps(notebook, indent=1))
 
 
 def new_page(browser):
@@ -444,7 +466,7 @@ def test_notebook_in_jupyterlab(name, lab, browser, tmp_path):
     committed = NOTEBOOKS / name
     if not committed.exists():
         pytest.skip(f"{committed.relative_to(ROOT)} does not exist yet")
-    shutil.copy(committed, lab.notebooks / name)  # a copy: the committed notebook is never modified
+    copy_without_outputs(committed, lab.notebooks / name)  # a copy: the committed notebook is never modified
     page = new_page(browser)
     try:
         check_notebook(page, lab, name, EXPECTED[name], tmp_path)
