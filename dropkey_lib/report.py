@@ -37,7 +37,6 @@ from typing import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -415,7 +414,7 @@ def plot_differences(verdicts: Sequence[Verdict], *, ax: Axes | None = None, tit
     colors = {HOLDS: "tab:green", DOES_NOT_HOLD: "tab:red"}
     ax = _new_axes(ax, (6.0, 0.6 * len(verdicts) + 1.2))
     for i, v in enumerate(verdicts):
-        scale, unit = _metric_format(v.metric)[1], _metric_format(v.metric)[3]
+        scale = _metric_format(v.metric)[1]
         ax.errorbar(v.diff * scale, i, xerr=0 if not math.isfinite(v.ci95) else v.ci95 * scale, marker="o",
                     capsize=4, color=colors.get(v.outcome, "grey"))
     ax.axvline(0, color="black", linewidth=0.8)

@@ -11,7 +11,6 @@ import os
 import pickle
 import tarfile
 import urllib.error
-import warnings
 from pathlib import Path
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Fake small-data results (dev only): plausible numbers with the real config names."""
-import json, random, copy
+import json, random
 from pathlib import Path
 from dropkey_lib.experiments import grid_runs
 from dataclasses import asdict
