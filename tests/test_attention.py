@@ -69,6 +69,17 @@ def test_gaps_between_drops_are_geometric():
     assert abs((gaps == 1).float().mean().item() - 0.25) < 0.005
 
 
+@pytest.mark.parametrize("probability", [1e-7, 1e-300])
+def test_tiny_probabilities_give_valid_indices(probability):
+    # Below 1e-6 the sampler switches to float64; in float32 a gap of 1 / probability would not be exact.
+    numel = 10**9
+    counts = [bernoulli_indices(numel, probability, generator=generator(seed)) for seed in range(20)]
+    for indices in counts:
+        assert ((indices >= 0) & (indices < numel)).all() and (torch.diff(indices) > 0).all()
+    expected = 20 * numel * probability
+    assert abs(sum(len(indices) for indices in counts) - expected) < 5 * math.sqrt(expected) + 1
+
+
 def test_ratio_zero_drops_nothing():
     assert not sample_key_drops((8, 16, 16), 0.0, generator=generator()).any()
 
