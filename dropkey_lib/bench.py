@@ -98,7 +98,7 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per variant (default 7)")
+    parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds per variant (default 20)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -2,10 +2,11 @@
 
     dropkey-experiments small-data --workers 2      # the grid behind notebooks/10_results.ipynb
     dropkey-experiments small-data --list           # what it would run
+    dropkey-experiments small-data --export none dropout-0.1 dropkey-0.1   # ship their seed-0 models
     python -m dropkey_lib.experiments smoke         # a tiny grid, seconds
 
 Every run writes config, history, metrics and its checkpoint to `results/<grid>/<run>/seed<s>/`; git keeps all but
-the checkpoints (`export_checkpoint` ships a few chosen models in `results/checkpoints/`).
+the checkpoints (`--export` ships a few chosen models in `results/checkpoints/`, listed in `results/checkpoints.json`).
 Rerunning a grid skips finished runs (those with `metrics.json`) and resumes an unfinished one from its
 checkpoint. Seeds are paired: seed s gives the same initial weights, training subset and batch order in every
 configuration, so differences between configurations can be compared seed by seed.
@@ -29,6 +30,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from scipy import stats
@@ -211,6 +213,25 @@ def export_checkpoint(run_dir: str | os.PathLike, destination: str | os.PathLike
     return {"path": str(destination), "test_accuracy": accuracy}
 
 
+def export_checkpoints(grid: str, runs: Sequence[str], root: str | os.PathLike = "results", *, seed: int = 0,
+                       data: str | None = None) -> list[dict]:
+    """Ship the models of finished runs of `grid`: `<root>/checkpoints/<run>.pt` for each run in `runs` (its seed
+    `seed`), and the index `<root>/checkpoints.json`, whose paths are relative to the folder above `root` (the
+    repository root for the default `results/`)."""
+    root = Path(root)
+    entries = []
+    for name in runs:
+        run_dir = root / grid / name / f"seed{seed}"
+        if not (run_dir / "metrics.json").exists():
+            raise ValueError(f"runs: {name!r} seed {seed} of grid {grid!r} has not finished (no {run_dir / 'metrics.json'})")
+        destination = root / "checkpoints" / f"{name}.pt"
+        entry = export_checkpoint(run_dir, destination, data)
+        path = destination.resolve().relative_to(root.resolve().parent).as_posix()
+        entries.append({**entry, "path": path, "grid": grid, "run": name, "seed": seed})
+    save_json(entries, root / "checkpoints.json")
+    return entries
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dropkey-experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("grid", choices=GRIDS)
@@ -219,10 +240,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results", help="results folder (default results/)")
     parser.add_argument("--data", help="CIFAR-10 location (also env DROPKEY_DATA)")
     parser.add_argument("--list", action="store_true", help="print the runs and exit")
+    parser.add_argument("--export", nargs="+", metavar="RUN",
+                        help="instead of training, ship the seed-0 models of these finished runs (<out>/checkpoints/)")
     args = parser.parse_args(argv)
     if args.list:
         for run in grid_runs(args.grid, args.seeds):
             print(run.folder, json.dumps(asdict(run.config)))
+        return 0
+    if args.export:
+        for entry in export_checkpoints(args.grid, args.export, args.out, data=args.data):
+            print(f"{entry['path']}: test accuracy {entry['test_accuracy']:.2%}")
         return 0
     print(f"hardware: {machine()}; python {platform.python_version()}")
     try:

@@ -4,7 +4,17 @@ import json
 
 import pytest
 
-from dropkey_lib.experiments import export_checkpoint, grid_runs, load_results, mean_ci, run_grid, summary_table
+from dropkey_lib.experiments import (
+    export_checkpoint,
+    export_checkpoints,
+    grid_runs,
+    load_results,
+    main,
+    mean_ci,
+    run_grid,
+    summary_table,
+)
+from dropkey_lib.report import load_checkpoint_index
 from dropkey_lib.train import load_model
 
 
@@ -55,3 +65,19 @@ def test_an_exported_checkpoint_loads_and_records_its_accuracy(tmp_path):
     entry = export_checkpoint(tmp_path / "smoke" / "none" / "seed0", tmp_path / "none.pt")
     model = load_model(entry["path"])
     assert not model.training and 0.0 <= entry["test_accuracy"] <= 1.0
+
+
+def test_exporting_runs_writes_an_index_with_paths_relative_to_the_folder_above_results(tmp_path, capsys):
+    root = tmp_path / "results"
+    run_grid("smoke", root, seeds=1)
+    assert main(["smoke", "--out", str(root), "--export", "none", "dropkey-0.2"]) == 0
+    index = json.loads((root / "checkpoints.json").read_text())
+    assert [entry["path"] for entry in index] == ["results/checkpoints/none.pt", "results/checkpoints/dropkey-0.2.pt"]
+    loaded = load_checkpoint_index(root / "checkpoints.json")
+    assert load_model(loaded["dropkey-0.2"]["path"]).config.attention_mode == "dropkey"
+    assert "results/checkpoints/none.pt: test accuracy" in capsys.readouterr().out
+
+
+def test_exporting_an_unfinished_run_raises_naming_it(tmp_path):
+    with pytest.raises(ValueError, match="'dropkey-0.2' seed 0 .* has not finished"):
+        export_checkpoints("smoke", ["dropkey-0.2"], tmp_path / "results")

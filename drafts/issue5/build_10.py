@@ -366,7 +366,7 @@ md(r"""
 - **Scale.** A 0.2M-parameter ViT trained for a few minutes on a few thousand images is far from the paper's setting
   (T2T-ViT, VOLO, DeiT on ImageNet; CIFAR with much larger models). A claim that does not hold here may still hold
   there, and the other way round.
-- **Power.** The half-widths of the paired intervals of test accuracy are printed below. The paper's reported
+- **Power.** The half-widths of the paired intervals of test accuracy are printed above. The paper's reported
   ImageNet gains of DropKey over dropout (unverified secondary figures, `paper/DIGEST.md` §6) are 0.16–0.39 points:
   an effect of that size needs intervals narrower than that to be seen, so with 3 seeds "inconclusive" is a likely
   outcome even where the claim is true.
