@@ -86,7 +86,7 @@ class Run:
     folder: str  # relative to the grid's folder, e.g. "dropkey-0.2/seed0"
 
 
-def grid_runs(grid: str, seeds: int = 3) -> list[Run]:
+def grid_runs(grid: str, seeds: int = 5) -> list[Run]:
     """The runs of `grid`, configuration by configuration, seeds 0 .. seeds - 1."""
     if grid not in GRIDS:
         raise ValueError(f"grid must be one of {', '.join(GRIDS)}; got {grid!r}")
@@ -131,7 +131,7 @@ def run_one(run: Run, grid_dir: Path, data: str | None = None, threads: int | No
     return metrics
 
 
-def run_grid(grid: str, root: str | os.PathLike = "results", *, seeds: int = 3, workers: int = 1, data: str | None = None) -> list[dict]:
+def run_grid(grid: str, root: str | os.PathLike = "results", *, seeds: int = 5, workers: int = 1, data: str | None = None) -> list[dict]:
     """Run every unfinished run of `grid` with `workers` processes (one torch thread each when workers > 1)."""
     grid_dir = Path(root) / grid
     runs = grid_runs(grid, seeds)
@@ -235,7 +235,7 @@ def export_checkpoints(grid: str, runs: Sequence[str], root: str | os.PathLike =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dropkey-experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("grid", choices=GRIDS)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration (default 5)")
     parser.add_argument("--workers", type=int, default=1, help="parallel runs, one CPU thread each (default 1)")
     parser.add_argument("--out", default="results", help="results folder (default results/)")
     parser.add_argument("--data", help="CIFAR-10 location (also env DROPKEY_DATA)")
