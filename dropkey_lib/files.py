@@ -26,9 +26,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _default_file_mode())  # mkstemp makes the file private; give it what open() would
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _default_file_mode() -> int:
+    """The permissions `open(path, "w")` gives a new file: 0o666 minus the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def save_torch(obj: Any, path: str | os.PathLike) -> None:

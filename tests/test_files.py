@@ -1,0 +1,36 @@
+"""Atomic writes: a file is either the old one or the complete new one, never half-written."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from dropkey_lib.files import atomic_path, save_json
+
+
+def test_save_json_writes_readable_json(tmp_path):
+    save_json({"a": [1, 2]}, tmp_path / "sub" / "x.json")
+    assert json.loads((tmp_path / "sub" / "x.json").read_text()) == {"a": [1, 2]}
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
+    target = tmp_path / "x.json"
+    save_json({"version": 1}, target)
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text('{"version": 2, "trunc')
+            raise RuntimeError("interrupted")
+    assert json.loads(target.read_text()) == {"version": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_written_files_get_the_permissions_of_a_normal_write(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        save_json({}, tmp_path / "x.json")
+        (tmp_path / "plain.txt").write_text("")
+    finally:
+        os.umask(umask)
+    mode = stat.S_IMODE((tmp_path / "x.json").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o644
