@@ -7,10 +7,18 @@ g x g patch grid in row-major order.
 
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 import torch
 from torch import Tensor
 
 from .vit import TinyViT
+
+
+def row_entropy(weights: Tensor) -> Tensor:
+    """Entropy (nats) of each attention row: weights (..., N_q, N_k) -> (..., N_q). log(N_k) is the maximum."""
+    return -(weights * weights.clamp_min(1e-12).log()).sum(-1)
 
 
 def attention_entropy(maps: list[Tensor]) -> list[float]:
@@ -18,7 +26,7 @@ def attention_entropy(maps: list[Tensor]) -> list[float]:
 
     Higher entropy = flatter attention. log(N) is the maximum (uniform attention over all N keys).
     """
-    return [float(-(m * m.clamp_min(1e-12).log()).sum(-1).mean()) for m in maps]
+    return [float(row_entropy(m).mean()) for m in maps]
 
 
 def patch_distances(grid_size: int, patch_size: int) -> Tensor:
@@ -70,3 +78,38 @@ def attention_statistics(model: TinyViT, images: Tensor) -> dict[str, list[float
         "attention_entropy": attention_entropy(maps),
         "attention_distance": mean_attention_distance(maps, config.grid_size[0], config.patch_size),
     }
+
+
+def query_maps(
+    maps: Sequence[Tensor],
+    layer: int,
+    *,
+    image: int = 0,
+    query: int = 0,
+    grid_size: tuple[int, int] = (8, 8),
+    num_prefix_tokens: int = 1,
+) -> np.ndarray:
+    """The attention of token `query` (0 = the class token) of one image over the patch keys in `layer`, per head:
+    (H, g_h, g_w). Weights on prefix keys (the class token) are left out, so a head's map sums to 1 minus its
+    weight on the class token."""
+    m = maps[layer][image, :, query, num_prefix_tokens:]
+    return m.reshape(m.shape[0], *grid_size).cpu().numpy()
+
+
+def rollout_map(
+    rollout: Tensor, *, index: int = 0, grid_size: tuple[int, int] = (8, 8), num_prefix_tokens: int = 1
+) -> np.ndarray:
+    """The class token's row of `analysis.attention_rollout` for one image over the patches, (g_h, g_w),
+    renormalised to sum to 1 over the patches (uniform = 1 / (g_h * g_w) everywhere)."""
+    row = rollout[index, 0, num_prefix_tokens:].reshape(grid_size).cpu().numpy()
+    return row / max(float(row.sum()), 1e-12)
+
+
+def head_entropy(maps: Sequence[Tensor], queries: slice | None = None) -> np.ndarray:
+    """Mean entropy (nats) of each head's attention rows, per layer: (L, H), averaged over images and the queries
+    in `queries` (default: all)."""
+    rows = []
+    for m in maps:
+        m = m if queries is None else m[:, :, queries]
+        rows.append(row_entropy(m).mean(dim=(0, 2)).cpu().numpy())
+    return np.stack(rows)

@@ -1,9 +1,9 @@
 """Self-attention with DropKey and the regularisers the paper compares it with.
 
 DropKey (Li et al., CVPR 2023) moves dropout *before* the softmax and uses the key as the drop unit:
-for every (sample, head, query, key) entry an independent Bernoulli(ratio) draw decides whether that key is
+for every (sample, head, query, key) entry an independent Bernoulli(drop_ratio) draw decides whether that key is
 hidden from that query. Hidden keys get a huge negative logit, so the softmax renormalises over the keys that
-survive. There is no 1/(1 - ratio) rescaling: the weights of every row still sum to one.
+survive. There is no 1/(1 - drop_ratio) rescaling: the weights of every row still sum to one.
 
 Shapes used throughout:
     q: (..., N_q, D)    k: (..., N_k, D)    v: (..., N_k, D_v)
@@ -13,7 +13,7 @@ In the model the leading dimensions are (B, H): batch and heads.
 Masks are boolean with **True = dropped** (the key is hidden from the query). Note that PyTorch's
 `scaled_dot_product_attention` takes the opposite convention for a boolean mask (True = attend).
 
-All-dropped rows. With probability ratio**N_k every key of a row is dropped. This library then gives that row
+All-dropped rows. With probability drop_ratio**N_k every key of a row is dropped. This library then gives that row
 *uniform* attention over all its keys, which is exactly what the paper's Algorithm 1 does in float32 (every
 logit becomes the same -1e12 after rounding). It never produces NaN, in any floating dtype (see `masked_logit`
 for the one float16 exception to "uniform").
@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checks import check_choice, check_drop_ratio, check_positive_int
+
 MODES = ("none", "dropout", "dropkey", "dropkey_block", "dropkey_cross")
 STRUCTURED_MODES = ("dropkey_block", "dropkey_cross")
 
@@ -36,26 +38,9 @@ STRUCTURED_MODES = ("dropkey_block", "dropkey_cross")
 # Argument checks
 
 
-def check_ratio(ratio: float, name: str = "ratio") -> float:
-    """Return `ratio` as a float after checking that it is a probability in [0, 1).
-
-    A ratio of 1 would drop every key of every row, so it is rejected rather than silently giving uniform
-    attention everywhere.
-    """
-    try:
-        value = float(ratio)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [0, 1), got {ratio!r}") from None
-    if math.isnan(value) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {ratio!r}")
-    return value
-
-
 def check_mode(mode: str) -> str:
     """Raise a ValueError naming `mode` unless it is one of `MODES`."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-    return mode
+    return check_choice(mode, MODES, "mode")
 
 
 def check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
@@ -71,12 +56,14 @@ def check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must have the same last dimension D, got q {tuple(q.shape)} and k {tuple(k.shape)}")
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same number of keys N_k, got k {tuple(k.shape)} and v {tuple(v.shape)}")
+        raise ValueError(
+            f"k and v must have the same number of keys N_k, got k {tuple(k.shape)} and v {tuple(v.shape)}"
+        )
 
 
 def check_window_size(window_size: int) -> int:
     """Structured windows are centred on a seed, so their side must be a positive odd integer."""
-    if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1 or window_size % 2 == 0:
+    if check_positive_int(window_size, "window_size") % 2 == 0:
         raise ValueError(f"window_size must be a positive odd integer, got {window_size!r}")
     return window_size
 
@@ -106,7 +93,7 @@ def bernoulli_indices(
     The gaps between successive successes of a Bernoulli process are independent Geometric(probability)
     variables, so we draw about probability * numel gaps by inversion, floor(log U / log(1 - probability)) + 1,
     instead of numel uniforms. For DropKey's usual ratios (0.05 to 0.3) this is several times cheaper than
-    `torch.rand(shape) < ratio`. The uniforms are float32, like `torch.rand`'s, so the law is that of a Bernoulli
+    `torch.rand(shape) < drop_ratio`. The uniforms are float32, like `torch.rand`'s, so the law is that of a Bernoulli
     process up to float32 resolution (gaps longer than about 16.6 / probability, a chance of e^-16.6 = 6e-8, are
     cut short); below probability 1e-6 the gaps could outgrow float32's exact integers, so we use float64 there.
     """
@@ -133,22 +120,23 @@ def bernoulli_indices(
 
 def sample_key_drops(
     shape: Sequence[int],
-    ratio: float,
+    drop_ratio: float,
     *,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
 ) -> Tensor:
-    """DropKey's mask: an independent Bernoulli(ratio) per entry. Returns a bool tensor, True = dropped.
+    """DropKey's mask: an independent Bernoulli(drop_ratio) per entry. Returns a bool tensor, True = dropped.
 
     `shape` is the shape of the attention logits, (..., N_q, N_k), so the draw is independent per query as
     well as per key (Algorithm 1 samples the mask with the shape of the N x N logit matrix).
     """
-    return _bernoulli_mask(shape, ratio, False, True, torch.bool, generator, device)
+    drop_ratio = check_drop_ratio(drop_ratio)
+    return _bernoulli_mask(shape, drop_ratio, False, True, torch.bool, generator, device)
 
 
 def sample_additive_key_drops(
     shape: Sequence[int],
-    ratio: float,
+    drop_ratio: float,
     dtype: torch.dtype,
     *,
     generator: torch.Generator | None = None,
@@ -156,31 +144,32 @@ def sample_additive_key_drops(
 ) -> Tensor:
     """`additive_mask(sample_key_drops(...), dtype)` in one pass, for the fast path: the same mask for the same
     generator state, as the float mask `scaled_dot_product_attention` adds (0 = kept, `masked_logit` = dropped)."""
-    return _bernoulli_mask(shape, ratio, 0.0, masked_logit(dtype), dtype, generator, device)
+    drop_ratio = check_drop_ratio(drop_ratio)
+    return _bernoulli_mask(shape, drop_ratio, 0.0, masked_logit(dtype), dtype, generator, device)
 
 
 def _bernoulli_mask(
     shape: Sequence[int],
-    ratio: float,
+    drop_ratio: float,
     kept_value: float | bool,
     dropped_value: float | bool,
     dtype: torch.dtype,
     generator: torch.Generator | None,
     device: torch.device | str | None,
 ) -> Tensor:
-    """A tensor of `shape` holding `dropped_value` with probability `ratio` per entry, else `kept_value`.
+    """A tensor of `shape` holding `dropped_value` with probability `drop_ratio` per entry, else `kept_value`.
 
-    Above one half we sample the kept entries instead, so the cost scales with min(ratio, 1 - ratio).
+    Above one half we sample the kept entries instead, so the cost scales with min(drop_ratio, 1 - drop_ratio).
+    `drop_ratio` must already be checked.
     """
-    ratio = check_ratio(ratio)
     shape = tuple(shape)
     numel = math.prod(shape)
-    if ratio <= 0.5:
+    if drop_ratio <= 0.5:
         mask = torch.full((numel,), kept_value, dtype=dtype, device=device)
-        mask.index_fill_(0, bernoulli_indices(numel, ratio, generator=generator, device=device), dropped_value)
+        mask.index_fill_(0, bernoulli_indices(numel, drop_ratio, generator=generator, device=device), dropped_value)
     else:
         mask = torch.full((numel,), dropped_value, dtype=dtype, device=device)
-        mask.index_fill_(0, bernoulli_indices(numel, 1.0 - ratio, generator=generator, device=device), kept_value)
+        mask.index_fill_(0, bernoulli_indices(numel, 1.0 - drop_ratio, generator=generator, device=device), kept_value)
     return mask.view(shape)
 
 
@@ -194,22 +183,22 @@ def structured_cover_size(window_size: int, shape: str) -> int:
     raise ValueError(f"shape must be 'block' or 'cross', got {shape!r}")
 
 
-def seed_probability(ratio: float, window_size: int, shape: str) -> float:
-    """Seed probability gamma that makes the expected dropped fraction of keys exactly `ratio`.
+def seed_probability(drop_ratio: float, window_size: int, shape: str) -> float:
+    """Seed probability gamma that makes the expected dropped fraction of keys exactly `drop_ratio`.
 
     A key is dropped when at least one of the `structured_cover_size` seed positions around it fires, so
-    P(kept) = (1 - gamma) ** cover. Setting that to 1 - ratio gives gamma = 1 - (1 - ratio) ** (1 / cover).
+    P(kept) = (1 - gamma) ** cover. Setting that to 1 - drop_ratio gives gamma = 1 - (1 - drop_ratio) ** (1 / cover).
     Seeds are sampled on a padded grid (see `sample_structured_drops`), so the formula holds at the border too.
     """
-    ratio = check_ratio(ratio)
+    drop_ratio = check_drop_ratio(drop_ratio)
     cover = structured_cover_size(window_size, shape)
-    return 1.0 - (1.0 - ratio) ** (1.0 / cover)
+    return 1.0 - (1.0 - drop_ratio) ** (1.0 / cover)
 
 
 def sample_structured_drops(
     batch_shape: Sequence[int],
     grid_size: tuple[int, int],
-    ratio: float,
+    drop_ratio: float,
     *,
     shape: str,
     window_size: int = 3,
@@ -223,22 +212,45 @@ def sample_structured_drops(
     For every entry of `batch_shape` (typically (B, H, N_q): one mask per sample, head and query) seeds are
     drawn on the (g_h, g_w) patch grid and a w x w square (`shape="block"`) or a plus of arm length w // 2
     (`shape="cross"`) around each seed is dropped. Seeds are drawn on the grid padded by w // 2 on every side,
-    so a window may hang over the border and every key is dropped with probability exactly `ratio`.
+    so a window may hang over the border and every key is dropped with probability exactly `drop_ratio`.
     The `num_prefix_tokens` keys in front of the grid (the class token) are not on the grid: each is dropped
-    independently with probability `ratio`, as in plain DropKey.
+    independently with probability `drop_ratio`, as in plain DropKey.
 
     Returns a bool mask of shape (*batch_shape, num_prefix_tokens + g_h * g_w), True = dropped, and with
     `return_seeds=True` also the in-grid seeds as a bool tensor (*batch_shape, g_h, g_w).
     """
-    ratio = check_ratio(ratio)
+    drop_ratio = check_drop_ratio(drop_ratio)
     check_window_size(window_size)
-    grid_h, grid_w = check_grid_size(grid_size)
-    gamma = seed_probability(ratio, window_size, shape)
+    structured_cover_size(window_size, shape)  # checks shape
+    return _structured_drops(
+        tuple(batch_shape),
+        check_grid_size(grid_size),
+        drop_ratio,
+        shape,
+        window_size,
+        num_prefix_tokens,
+        generator,
+        device,
+        return_seeds,
+    )
+
+
+def _structured_drops(
+    batch_shape: tuple[int, ...],
+    grid_size: tuple[int, int],
+    drop_ratio: float,
+    shape: str,
+    window_size: int,
+    num_prefix_tokens: int,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    return_seeds: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """`sample_structured_drops` on already checked arguments."""
+    grid_h, grid_w = grid_size
+    gamma = seed_probability(drop_ratio, window_size, shape)
     pad = window_size // 2
-    batch_shape = tuple(batch_shape)
-    seeds = torch.rand(
-        (*batch_shape, grid_h + 2 * pad, grid_w + 2 * pad), generator=generator, device=device
-    ) < gamma
+    seeds = torch.rand((*batch_shape, grid_h + 2 * pad, grid_w + 2 * pad), generator=generator, device=device) < gamma
     # max_pool2d over the 0/1 seed map marks every key that some seed's window covers.
     z = seeds.reshape(-1, 1, grid_h + 2 * pad, grid_w + 2 * pad).float()
     if shape == "block":
@@ -248,7 +260,7 @@ def sample_structured_drops(
         col_arm = F.max_pool2d(z[:, :, :, pad : pad + grid_w], (window_size, 1), stride=1)
         covered = torch.maximum(row_arm, col_arm)
     grid_drops = covered.bool().reshape(*batch_shape, grid_h * grid_w)
-    prefix_drops = torch.rand((*batch_shape, num_prefix_tokens), generator=generator, device=device) < ratio
+    prefix_drops = torch.rand((*batch_shape, num_prefix_tokens), generator=generator, device=device) < drop_ratio
     drops = torch.cat([prefix_drops, grid_drops], dim=-1)
     if return_seeds:
         return drops, seeds[..., pad : pad + grid_h, pad : pad + grid_w]
@@ -258,7 +270,7 @@ def sample_structured_drops(
 def sample_drop_mask(
     scores_shape: Sequence[int],
     mode: str,
-    ratio: float,
+    drop_ratio: float,
     *,
     grid_size: tuple[int, int] | None = None,
     window_size: int = 3,
@@ -268,7 +280,7 @@ def sample_drop_mask(
 ) -> Tensor:
     """The (..., N_q, N_k) bool mask (True = dropped) of a DropKey mode: dropkey, dropkey_block or dropkey_cross."""
     if mode == "dropkey":
-        return sample_key_drops(scores_shape, ratio, generator=generator, device=device)
+        return sample_key_drops(scores_shape, drop_ratio, generator=generator, device=device)
     if mode not in STRUCTURED_MODES:
         raise ValueError(f"mode must be one of dropkey, {', '.join(STRUCTURED_MODES)} to sample a mask, got {mode!r}")
     grid_h, grid_w = check_grid_size(grid_size)
@@ -281,7 +293,7 @@ def sample_drop_mask(
     return sample_structured_drops(
         scores_shape[:-1],
         (grid_h, grid_w),
-        ratio,
+        drop_ratio,
         shape="block" if mode == "dropkey_block" else "cross",
         window_size=window_size,
         num_prefix_tokens=num_prefix_tokens,
@@ -296,22 +308,22 @@ def sample_drop_mask(
 
 def dropkey_weights(
     scores: Tensor,
-    ratio: float,
+    drop_ratio: float,
     *,
     generator: torch.Generator | None = None,
     drop_mask: Tensor | None = None,
 ) -> Tensor:
     """Post-softmax attention weights under DropKey.
 
-    scores: pre-softmax logits (..., N_q, N_k). A fresh Bernoulli(ratio) mask is drawn per entry unless
+    scores: pre-softmax logits (..., N_q, N_k). A fresh Bernoulli(drop_ratio) mask is drawn per entry unless
     `drop_mask` (bool, same shape, True = dropped) is given. Dropped entries get weight exactly 0; kept ones are
-    the softmax renormalised over the kept keys of their row; no 1/(1 - ratio) rescaling. A row whose keys are all
+    the softmax renormalised over the kept keys of their row; no 1/(1 - drop_ratio) rescaling. A row whose keys are all
     dropped gets uniform weights 1/N_k (the float32 behaviour of Algorithm 1), never NaN.
     Returns weights of the same shape and dtype as `scores`.
     """
-    ratio = check_ratio(ratio)
+    drop_ratio = check_drop_ratio(drop_ratio)
     if drop_mask is None:
-        drop_mask = sample_key_drops(scores.shape, ratio, generator=generator, device=scores.device)
+        drop_mask = sample_key_drops(scores.shape, drop_ratio, generator=generator, device=scores.device)
     elif drop_mask.shape != scores.shape:
         raise ValueError(f"drop_mask must have the shape of scores {tuple(scores.shape)}, got {tuple(drop_mask.shape)}")
     # masked_fill *replaces* the logit (an addition could overflow to -inf in float16). With every logit of a row
@@ -324,7 +336,7 @@ def dropkey_attention_reference(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    ratio: float,
+    drop_ratio: float,
     *,
     use_dropkey: bool = True,
     drop_mask: Tensor | None = None,
@@ -338,12 +350,12 @@ def dropkey_attention_reference(
     `drop_mask` (bool, True = dropped) replaces the Bernoulli draw so that other implementations can be
     compared with this one under the same mask.
     """
-    ratio = check_ratio(ratio)
+    drop_ratio = check_drop_ratio(drop_ratio)
     check_qkv(q, k, v)
     attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
     if use_dropkey:
         if drop_mask is None:
-            m_r = torch.ones_like(attn) * ratio
+            m_r = torch.ones_like(attn) * drop_ratio
             drop_mask = torch.bernoulli(m_r, generator=generator)
         attn = attn + drop_mask.to(attn.dtype) * -1e12
     attn = attn.softmax(dim=-1)
@@ -368,7 +380,9 @@ def masked_logit(dtype: torch.dtype) -> float:
 
 def additive_mask(drop_mask: Tensor, dtype: torch.dtype) -> Tensor:
     """Bool drop mask (True = dropped) -> the additive float mask that `scaled_dot_product_attention` adds."""
-    return torch.zeros(drop_mask.shape, dtype=dtype, device=drop_mask.device).masked_fill_(drop_mask, masked_logit(dtype))
+    return torch.zeros(drop_mask.shape, dtype=dtype, device=drop_mask.device).masked_fill_(
+        drop_mask, masked_logit(dtype)
+    )
 
 
 def attention(
@@ -377,7 +391,7 @@ def attention(
     v: Tensor,
     *,
     mode: str = "none",
-    ratio: float = 0.0,
+    drop_ratio: float = 0.0,
     training: bool = False,
     grid_size: tuple[int, int] | None = None,
     window_size: int = 3,
@@ -390,8 +404,8 @@ def attention(
     q: (..., N_q, D), k: (..., N_k, D), v: (..., N_k, D_v) -> (..., N_q, D_v).
 
     - "none": plain attention.
-    - "dropout": classic attention dropout after the softmax, with 1/(1 - ratio) rescaling (timm's `attn_drop`).
-    - "dropkey": DropKey, an independent Bernoulli(ratio) drop per (..., query, key) logit before the softmax.
+    - "dropout": classic attention dropout after the softmax, with 1/(1 - drop_ratio) rescaling (timm's `attn_drop`).
+    - "dropkey": DropKey, an independent Bernoulli(drop_ratio) drop per (..., query, key) logit before the softmax.
     - "dropkey_block" / "dropkey_cross": DropKey with block or cross windows on the patch grid
       (`grid_size`, `window_size`, `num_prefix_tokens`; see `sample_structured_drops`).
 
@@ -400,34 +414,51 @@ def attention(
     same result as `dropkey_attention_reference` for the same `drop_mask` (bool, True = dropped).
     """
     check_mode(mode)
-    ratio = check_ratio(ratio)
+    drop_ratio = check_drop_ratio(drop_ratio)
     check_qkv(q, k, v)
     if mode in STRUCTURED_MODES:
-        check_grid_size(grid_size)
+        grid_size = check_grid_size(grid_size)
         check_window_size(window_size)
-    if not training or mode == "none" or ratio == 0.0:
+        if k.shape[-2] != num_prefix_tokens + grid_size[0] * grid_size[1]:
+            raise ValueError(
+                f"grid_size {grid_size} with num_prefix_tokens={num_prefix_tokens} describes "
+                f"{num_prefix_tokens + grid_size[0] * grid_size[1]} keys, but k has N_k={k.shape[-2]}"
+            )
+    if mode == "dropout" and (generator is not None or drop_mask is not None):
+        raise ValueError("mode='dropout' draws from the global RNG; generator and drop_mask are for DropKey modes")
+    scores_shape = (*q.shape[:-1], k.shape[-2])
+    if drop_mask is not None and drop_mask.shape != scores_shape:
+        raise ValueError(f"drop_mask must have shape {scores_shape}, got {tuple(drop_mask.shape)}")
+    return _attend(q, k, v, mode, drop_ratio, training, grid_size, window_size, num_prefix_tokens, generator, drop_mask)
+
+
+def _attend(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mode: str,
+    drop_ratio: float,
+    training: bool,
+    grid_size: tuple[int, int] | None,
+    window_size: int,
+    num_prefix_tokens: int,
+    generator: torch.Generator | None = None,
+    drop_mask: Tensor | None = None,
+) -> Tensor:
+    """`attention` on arguments that were checked once, where they entered (`attention` or `Attention.__init__`)."""
+    if not training or mode == "none" or drop_ratio == 0.0:
         return F.scaled_dot_product_attention(q, k, v)
     if mode == "dropout":
-        if generator is not None or drop_mask is not None:
-            raise ValueError("mode='dropout' draws from the global RNG; generator and drop_mask are for DropKey modes")
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=ratio)
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=drop_ratio)
     scores_shape = (*q.shape[:-1], k.shape[-2])
     if drop_mask is not None:
-        if drop_mask.shape != scores_shape:
-            raise ValueError(f"drop_mask must have shape {scores_shape}, got {tuple(drop_mask.shape)}")
         mask = additive_mask(drop_mask, q.dtype)
     elif mode == "dropkey":
-        mask = sample_additive_key_drops(scores_shape, ratio, q.dtype, generator=generator, device=q.device)
+        mask = _bernoulli_mask(scores_shape, drop_ratio, 0.0, masked_logit(q.dtype), q.dtype, generator, q.device)
     else:
-        drops = sample_drop_mask(
-            scores_shape,
-            mode,
-            ratio,
-            grid_size=grid_size,
-            window_size=window_size,
-            num_prefix_tokens=num_prefix_tokens,
-            generator=generator,
-            device=q.device,
+        shape = "block" if mode == "dropkey_block" else "cross"
+        drops = _structured_drops(
+            scores_shape[:-1], grid_size, drop_ratio, shape, window_size, num_prefix_tokens, generator, q.device
         )
         mask = additive_mask(drops, q.dtype)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
@@ -456,10 +487,8 @@ class Attention(nn.Module):
             raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
         self.num_heads = num_heads
         self.mode = check_mode(mode)
-        self.drop_ratio = check_ratio(drop_ratio, "drop_ratio")
-        if mode in STRUCTURED_MODES:
-            check_grid_size(grid_size)
-        self.grid_size = grid_size
+        self.drop_ratio = check_drop_ratio(drop_ratio)
+        self.grid_size = check_grid_size(grid_size) if mode in STRUCTURED_MODES else grid_size
         self.window_size = check_window_size(window_size)
         self.num_prefix_tokens = num_prefix_tokens
         self.qkv = nn.Linear(dim, 3 * dim)
@@ -474,16 +503,8 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         q, k, v = self._heads(x)
-        out = attention(
-            q,
-            k,
-            v,
-            mode=self.mode,
-            ratio=self.drop_ratio,
-            training=self.training,
-            grid_size=self.grid_size,
-            window_size=self.window_size,
-            num_prefix_tokens=self.num_prefix_tokens,
+        out = _attend(
+            q, k, v, self.mode, self.drop_ratio, self.training, self.grid_size, self.window_size, self.num_prefix_tokens
         )
         return self.proj(out.transpose(1, 2).flatten(2))
 

@@ -39,7 +39,9 @@ def time_interleaved(variants: dict[str, Callable[[], None]], rounds: int, calls
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def attention_variants(batch: int = 128, heads: int = 4, tokens: int = 65, head_dim: int = 24, ratio: float = 0.1) -> dict:
+def attention_variants(
+    batch: int = 128, heads: int = 4, tokens: int = 65, head_dim: int = 24, drop_ratio: float = 0.1
+) -> dict:
     """Forward + backward closures for each attention implementation at the given shapes."""
     q, k, v = (torch.randn(batch, heads, tokens, head_dim, requires_grad=True) for _ in range(3))
 
@@ -53,9 +55,15 @@ def attention_variants(batch: int = 128, heads: int = 4, tokens: int = 65, head_
 
     return {
         "plain attention (SDPA)": step(lambda: attention(q, k, v, mode="none")),
-        f"attention dropout, r={ratio}": step(lambda: attention(q, k, v, mode="dropout", ratio=ratio, training=True)),
-        f"DropKey, Algorithm 1 reference, r={ratio}": step(lambda: dropkey_attention_reference(q, k, v, ratio)),
-        f"DropKey, fast path, r={ratio}": step(lambda: attention(q, k, v, mode="dropkey", ratio=ratio, training=True)),
+        f"attention dropout, r={drop_ratio}": step(
+            lambda: attention(q, k, v, mode="dropout", drop_ratio=drop_ratio, training=True)
+        ),
+        f"DropKey, Algorithm 1 reference, r={drop_ratio}": step(
+            lambda: dropkey_attention_reference(q, k, v, drop_ratio)
+        ),
+        f"DropKey, fast path, r={drop_ratio}": step(
+            lambda: attention(q, k, v, mode="dropkey", drop_ratio=drop_ratio, training=True)
+        ),
     }
 
 
@@ -79,8 +87,8 @@ def training_variants(batch: int = 128) -> dict:
 
     dropkey = ViTConfig()
     return {
-        "TinyViT, no drop": step_fn(ViTConfig(attention_mode="none", drop_ratio=0.0)),
-        f"TinyViT, DropKey (mean r={dropkey.drop_ratio}, {dropkey.drop_schedule})": step_fn(dropkey),
+        "TinyViT, no drop": step_fn(ViTConfig(mode="none", drop_ratio=0.0)),
+        f"TinyViT, DropKey (mean r={dropkey.drop_ratio}, {dropkey.schedule})": step_fn(dropkey),
     }
 
 

@@ -44,10 +44,14 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from .checks import check_positive_int
 from .files import save_torch
 
 CLASSES: tuple[str, ...] = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SHAPE = (3, 32, 32)
+# Per-channel mean and standard deviation of the CIFAR-10 training images (in [0, 1]); the model normalises with them.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 SPLITS = ("train", "test")
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -95,9 +99,13 @@ class CIFAR10Data:
         for split in SPLITS:
             images, labels = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
             if images.dtype != torch.uint8 or images.shape[1:] != IMAGE_SHAPE:
-                raise ValueError(f"{split}_images must be uint8 (N, 3, 32, 32), got {images.dtype} {tuple(images.shape)}")
+                raise ValueError(
+                    f"{split}_images must be uint8 (N, 3, 32, 32), got {images.dtype} {tuple(images.shape)}"
+                )
             if labels.dtype != torch.int64 or labels.shape != images.shape[:1]:
-                raise ValueError(f"{split}_labels must be int64 ({len(images)},), got {labels.dtype} {tuple(labels.shape)}")
+                raise ValueError(
+                    f"{split}_labels must be int64 ({len(images)},), got {labels.dtype} {tuple(labels.shape)}"
+                )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -163,7 +171,8 @@ def not_found_message(looked: list[str], cache: Path) -> str:
             f"  - download {CIFAR10_URL} and put it in {cache} (as it is, or extracted to {TORCHVISION_FOLDER}/);",
             "  - point at a copy with --data PATH or DROPKEY_DATA=PATH: a cifar-10-batches-py folder or its .tar.gz,",
             "    or an image-folder tree train/<class>/*, test/<class>/* or a .tar.gz of one;",
-            "  - use --quick to run on the small sample bundled with the package (not comparable with CIFAR-10 results).",
+            "  - use --quick to run on the small sample bundled with the package",
+            "    (not comparable with CIFAR-10 results).",
         ]
     )
 
@@ -179,7 +188,9 @@ def search_cache(cache: Path, download: bool) -> Path:
             return candidate
     looked = [str(c) for c in candidates]
     if not download:
-        raise DataNotFoundError(not_found_message([*looked, f"download from {CIFAR10_URL}: off (download=False)"], cache))
+        raise DataNotFoundError(
+            not_found_message([*looked, f"download from {CIFAR10_URL}: off (download=False)"], cache)
+        )
     try:
         return download_cifar10(cache)
     except (OSError, RuntimeError) as error:
@@ -254,7 +265,9 @@ def read_pickle_batches(batches: dict[str, bytes], where: str) -> dict[str, Tens
                 pixels = np.asarray(entry[b"data"], dtype=np.uint8).reshape(-1, *IMAGE_SHAPE)
                 label = np.asarray(entry[b"labels"], dtype=np.int64)
             except Exception as error:  # any unpickling or layout failure means the same thing: not a CIFAR batch
-                raise DataFormatError(f"{where}: {name} is not a CIFAR-10 batch ({type(error).__name__}: {error})") from None
+                raise DataFormatError(
+                    f"{where}: {name} is not a CIFAR-10 batch ({type(error).__name__}: {error})"
+                ) from None
             if len(label) != len(pixels) or label.min(initial=0) < 0 or label.max(initial=0) >= len(CLASSES):
                 raise DataFormatError(f"{where}: {name} needs one label in 0..9 per image")
             images.append(pixels)
@@ -443,8 +456,7 @@ def augment_batch(images: Tensor, generator: torch.Generator, *, padding: int = 
     the same batch. One `gather` with per-sample pixel indices does the crop and the flip together.
     """
     check_uint8_images(images)
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
+    check_positive_int(padding, "padding", minimum=0)
     batch, channels, height, width = images.shape
     dy, dx, flip = (t.to(images.device) for t in draw_augmentation(batch, generator, padding))
     padded = F.pad(images, (padding, padding, padding, padding))
@@ -494,10 +506,9 @@ def iterate_batches(
     """
     if len(images) != len(labels):
         raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_positive_int(batch_size, "batch_size")
     total = num_batches(len(images), batch_size, drop_last=drop_last)
-    if isinstance(start_batch, bool) or not isinstance(start_batch, int) or not 0 <= start_batch <= total:
+    if check_positive_int(start_batch, "start_batch", minimum=0) > total:
         raise ValueError(f"start_batch must be an integer in [0, {total}], got {start_batch!r}")
     if (shuffle or augment) and generator is None:
         raise ValueError("generator is required when shuffle or augment is True, so that the epoch can be reproduced")
@@ -529,16 +540,20 @@ def _batches(
 # Subsets
 
 
-def subset(images: Tensor, labels: Tensor, size: int, seed: int) -> tuple[Tensor, Tensor]:
+def subset(images: Tensor, labels: Tensor, size: int | None, seed: int) -> tuple[Tensor, Tensor]:
     """A class-balanced random subset of `size` samples: (images (size, ...), labels (size,)).
 
-    Every class gets size // 10 samples and the first size % 10 classes one more. The samples of each class are
-    drawn from a permutation seeded by `seed`, so a smaller subset is contained in a larger one for the same seed.
-    The result keeps the original order of the samples.
+    `size=None`, or a size of at least the whole set, returns every sample unchanged. Otherwise every class gets
+    size // 10 samples and the first size % 10 classes one more. The samples of each class are drawn from a
+    permutation seeded by `seed`, so a smaller subset is contained in a larger one for the same seed. The result
+    keeps the original order of the samples.
     """
+    if size is None:
+        return images, labels
+    check_positive_int(size, "size (one sample per class at least)", minimum=len(CLASSES))
+    if size >= len(images):
+        return images, labels
     counts = torch.bincount(labels, minlength=len(CLASSES))
-    if isinstance(size, bool) or not isinstance(size, int) or size < len(CLASSES):
-        raise ValueError(f"size must be an integer >= {len(CLASSES)} (one sample per class), got {size!r}")
     per_class = [size // len(CLASSES) + (c < size % len(CLASSES)) for c in range(len(CLASSES))]
     if any(want > have for want, have in zip(per_class, counts.tolist())):
         raise ValueError(
@@ -552,6 +567,17 @@ def subset(images: Tensor, labels: Tensor, size: int, seed: int) -> tuple[Tensor
         chosen.append(members[torch.randperm(len(members), generator=generator)[:want]])
     index = torch.cat(chosen).sort().values
     return images[index], labels[index]
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator that shuffles and augments epoch `epoch` of a run with `seed` (the same for every mode)."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def eval_batches(images: Tensor, labels: Tensor, batch_size: int = 250) -> Iterator[tuple[Tensor, Tensor]]:
+    """Unaugmented batches for evaluation, in order: (float32 images (B, 3, 32, 32) in [0, 1], labels (B,))."""
+    for start in range(0, len(images), batch_size):
+        yield to_float(images[start : start + batch_size]), labels[start : start + batch_size]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -572,8 +598,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m dropkey_lib.data",
         description="Find or download CIFAR-10 and decode it into the cache folder that dropkey_lib reads.",
     )
-    parser.add_argument("--data", metavar="PATH", help="a CIFAR-10 copy to use (default: DROPKEY_DATA, else the cache folder, else a download)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="the cache folder (default: DROPKEY_CACHE, else ~/.cache/dropkey_lib)")
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        help="a CIFAR-10 copy to use (default: DROPKEY_DATA, else the cache folder, else a download)",
+    )
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="the cache folder (default: DROPKEY_CACHE, else ~/.cache/dropkey_lib)"
+    )
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading when no copy is found")
     args = parser.parse_args(argv)
     cache = Path(args.cache_dir).expanduser() if args.cache_dir else default_cache_dir()
@@ -586,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cache folder: {cache}")
     for split in SPLITS:
         images, labels = getattr(loaded, f"{split}_images"), getattr(loaded, f"{split}_labels")
-        print(f"{split}: images {tuple(images.shape)} {str(images.dtype).removeprefix('torch.')}, labels {tuple(labels.shape)}")
+        dtype = str(images.dtype).removeprefix("torch.")
+        print(f"{split}: images {tuple(images.shape)} {dtype}, labels {tuple(labels.shape)}")
     return 0
 
 

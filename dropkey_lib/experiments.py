@@ -11,7 +11,7 @@ Rerunning a grid skips finished runs (those with `metrics.json`) and resumes an 
 checkpoint. Seeds are paired: seed s gives the same initial weights, training subset and batch order in every
 configuration, so differences between configurations can be compared seed by seed.
 
-The paper's claims (see paper/DIGEST.md §1.1):
+The paper's claims (see docs/paper-notes.md):
   Q1 dropping keys before the softmax beats classic attention dropout;
   Q2 a drop ratio that decreases with depth beats a constant one, which beats an increasing one;
   Q3 structured (block / cross) drops are not needed for ViTs.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -33,15 +32,15 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from scipy import stats
 from tqdm.auto import tqdm
 
+from . import rundir
 from .analysis import attention_statistics
 from .bench import machine
+from .checks import check_positive_int
 from .data import load_cifar10, subset, to_float
-from .files import save_json, save_torch
 from .settings import quick_mode
-from .train import CHECKPOINT, TrainConfig, evaluate, load_model, take_subset, train
+from .train import TrainConfig, evaluate, train
 
 # The small-data regime: 5% of CIFAR-10 (2,500 images, 250 per class) without augmentation, where a ViT clearly
 # overfits within a few epochs. A 0.2M-parameter TinyViT (dim 64, depth 4) trains for 20 epochs, about a minute per
@@ -53,13 +52,13 @@ SMALL_DATA = dict(
 
 # (run name, TrainConfig overrides) per configuration; each runs once per seed.
 SMALL_DATA_CONFIGS = [
-    ("none", dict(mode="none", ratio=0.0)),
-    *[(f"dropout-{r}", dict(mode="dropout", ratio=r, schedule="constant")) for r in (0.1, 0.2, 0.3)],
-    *[(f"dropkey-{r}", dict(mode="dropkey", ratio=r, schedule="constant")) for r in (0.1, 0.2, 0.3)],
-    ("dropkey-0.2-linear_down", dict(mode="dropkey", ratio=0.2, schedule="linear_down")),
-    ("dropkey-0.2-linear_up", dict(mode="dropkey", ratio=0.2, schedule="linear_up")),
-    ("dropkey_block-0.2", dict(mode="dropkey_block", ratio=0.2, schedule="constant", window_size=3)),
-    ("dropkey_cross-0.2", dict(mode="dropkey_cross", ratio=0.2, schedule="constant", window_size=3)),
+    ("none", dict(mode="none", drop_ratio=0.0)),
+    *[(f"dropout-{r}", dict(mode="dropout", drop_ratio=r, schedule="constant")) for r in (0.1, 0.2, 0.3)],
+    *[(f"dropkey-{r}", dict(mode="dropkey", drop_ratio=r, schedule="constant")) for r in (0.1, 0.2, 0.3)],
+    ("dropkey-0.2-linear_down", dict(mode="dropkey", drop_ratio=0.2, schedule="linear_down")),
+    ("dropkey-0.2-linear_up", dict(mode="dropkey", drop_ratio=0.2, schedule="linear_up")),
+    ("dropkey_block-0.2", dict(mode="dropkey_block", drop_ratio=0.2, schedule="constant", window_size=3)),
+    ("dropkey_cross-0.2", dict(mode="dropkey_cross", drop_ratio=0.2, schedule="constant", window_size=3)),
 ]
 
 GRIDS: dict[str, tuple[dict, list[tuple[str, dict]]]] = {
@@ -69,7 +68,7 @@ GRIDS: dict[str, tuple[dict, list[tuple[str, dict]]]] = {
     # A few seconds: for tests and for trying the runner.
     "smoke": (
         dict(train_size=200, test_size=100, train_eval_size=100, dim=16, depth=2, num_heads=2, epochs=1, batch_size=50),
-        [("none", dict(mode="none", ratio=0.0)), ("dropkey-0.2", dict(mode="dropkey", ratio=0.2))],
+        [("none", dict(mode="none", drop_ratio=0.0)), ("dropkey-0.2", dict(mode="dropkey", drop_ratio=0.2))],
     ),
 }
 
@@ -78,38 +77,41 @@ STATISTICS_IMAGES = 500
 
 
 @dataclass(frozen=True)
-class Run:
-    """One training run of a grid: configuration `name` with seed `config.seed`, stored in `folder`."""
+class GridRun:
+    """One planned run of a grid: configuration `name` with seed `config.seed`, to be stored in `folder`.
+
+    (A finished run, read back from its folder, is a `rundir.Run`; its final metrics are `rundir.read_metrics`.)"""
 
     name: str
     config: TrainConfig
     folder: str  # relative to the grid's folder, e.g. "dropkey-0.2/seed0"
 
 
-def grid_runs(grid: str, seeds: int = 5) -> list[Run]:
+def grid_runs(grid: str, seeds: int = 5) -> list[GridRun]:
     """The runs of `grid`, configuration by configuration, seeds 0 .. seeds - 1."""
     if grid not in GRIDS:
         raise ValueError(f"grid must be one of {', '.join(GRIDS)}; got {grid!r}")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    check_positive_int(seeds, "seeds")
     base, configs = GRIDS[grid]
     # Seed-major order: an interrupted grid has every configuration for its first seeds.
     return [
-        Run(name, TrainConfig(**{**base, **overrides, "seed": seed}), f"{name}/seed{seed}")
+        GridRun(name, TrainConfig(**{**base, **overrides, "seed": seed}), f"{name}/seed{seed}")
         for seed in range(seeds)
         for name, overrides in configs
     ]
 
 
-def run_one(run: Run, grid_dir: Path, data: str | None = None, threads: int | None = None) -> dict:
+def run_one(run: GridRun, grid_dir: Path, data: str | None = None, threads: int | None = None) -> dict:
     """Train one run (resuming it if it has a checkpoint), then write and return its metrics."""
     if threads:
         torch.set_num_threads(threads)
     out = grid_dir / run.folder
     started = time.perf_counter()
     dataset = load_cifar10(data, sample_fallback=quick_mode())
-    result = train(run.config, data=dataset, out_dir=out, resume=(out / CHECKPOINT).exists(), progress=False)
-    train_images, train_labels = take_subset(dataset.train_images, dataset.train_labels, run.config.train_size, run.config.seed)
+    result = train(run.config, data=dataset, out_dir=out, resume=rundir.has_checkpoint(out), progress=False)
+    train_images, train_labels = subset(
+        dataset.train_images, dataset.train_labels, run.config.train_size, run.config.seed
+    )
     test_loss, test_accuracy = evaluate(result.model, dataset.test_images, dataset.test_labels)
     _, train_accuracy = evaluate(result.model, train_images, train_labels)
     probe = to_float(subset(dataset.test_images, dataset.test_labels, STATISTICS_IMAGES, seed=0)[0])
@@ -127,28 +129,31 @@ def run_one(run: Run, grid_dir: Path, data: str | None = None, threads: int | No
         "hardware": machine(),
         "data": dataset.source,
     }
-    save_json(metrics, out / "metrics.json")
+    rundir.write_metrics(out, metrics)
     return metrics
 
 
-def run_grid(grid: str, root: str | os.PathLike = "results", *, seeds: int = 5, workers: int = 1, data: str | None = None) -> list[dict]:
+def run_grid(
+    grid: str, root: str | os.PathLike = "results", *, seeds: int = 5, workers: int = 1, data: str | None = None
+) -> list[dict]:
     """Run every unfinished run of `grid` with `workers` processes (one torch thread each when workers > 1)."""
     grid_dir = Path(root) / grid
     runs = grid_runs(grid, seeds)
-    pending = [run for run in runs if not (grid_dir / run.folder / "metrics.json").exists()]
+    pending = [run for run in runs if not rundir.is_finished(grid_dir / run.folder)]
     print(f"{grid}: {len(runs)} runs, {len(runs) - len(pending)} already finished, {len(pending)} to go -> {grid_dir}")
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(run_one, run, grid_dir, data, 1) for run in pending]
             for future in tqdm(as_completed(futures), total=len(futures), desc=grid, unit="run"):
-                report(future.result())
+                print_run_result(future.result())
     else:
         for run in tqdm(pending, desc=grid, unit="run"):
-            report(run_one(run, grid_dir, data))
+            print_run_result(run_one(run, grid_dir, data))
     return load_results(grid_dir)
 
 
-def report(metrics: dict) -> None:
+def print_run_result(metrics: dict) -> None:
+    """One line per finished run in the grid's log."""
     tqdm.write(
         f"{metrics['run']} seed {metrics['seed']}: test {metrics['test_accuracy']:.1%}, "
         f"gap {metrics['gap']:+.1%}, {metrics['train_seconds']:.0f} s"
@@ -157,45 +162,8 @@ def report(metrics: dict) -> None:
 
 def load_results(grid_dir: str | os.PathLike) -> list[dict]:
     """The metrics of every finished run under `grid_dir`, sorted by run name and seed."""
-    found = [json.loads(path.read_text()) for path in Path(grid_dir).glob("*/seed*/metrics.json")]
+    found = [rundir.read_metrics(path.parent) for path in Path(grid_dir).glob(f"*/seed*/{rundir.METRICS_FILE}")]
     return sorted(found, key=lambda m: (m["run"], m["seed"]))
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Statistics
-
-
-def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Mean and the half-width of its Student-t confidence interval (0 for a single value)."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, 0.0
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return mean, float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-
-
-def by_run(results: list[dict], metric: str) -> dict[str, dict[int, float]]:
-    """{run name: {seed: metric}}."""
-    table: dict[str, dict[int, float]] = {}
-    for m in results:
-        table.setdefault(m["run"], {})[m["seed"]] = m[metric]
-    return table
-
-
-def summary_table(results: list[dict], metric: str, baseline: str, runs: list[str] | None = None) -> list[dict]:
-    """Per configuration: n, mean ± 95% CI of `metric`, and the paired difference to `baseline` (same seeds),
-    with its 95% CI. `runs` picks and orders the configurations (default: all)."""
-    values = by_run(results, metric)
-    rows = []
-    for name in runs or sorted(values):
-        seeds = values[name]
-        mean, ci = mean_ci(list(seeds.values()))
-        shared = sorted(set(seeds) & set(values[baseline]))
-        differences = [seeds[s] - values[baseline][s] for s in shared]
-        diff_mean, diff_ci = mean_ci(differences) if differences else (float("nan"), float("nan"))
-        rows.append({"run": name, "n": len(seeds), "mean": mean, "ci95": ci, "diff": diff_mean, "diff_ci95": diff_ci})
-    return rows
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -203,18 +171,18 @@ def summary_table(results: list[dict], metric: str, baseline: str, runs: list[st
 
 
 def export_checkpoint(run_dir: str | os.PathLike, destination: str | os.PathLike, data: str | None = None) -> dict:
-    """Save the model of a finished run (config and weights only, loadable with `train.load_model`), evaluate it on
-    the full CIFAR-10 test set, and return its `results/checkpoints.json` entry."""
-    run_dir = Path(run_dir)
-    checkpoint = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
-    save_torch({"config": checkpoint["config"], "model": checkpoint["model"]}, destination)
-    dataset = load_cifar10(data, sample_fallback=quick_mode())
-    _, accuracy = evaluate(load_model(destination), dataset.test_images, dataset.test_labels)
-    return {"path": str(destination), "test_accuracy": accuracy}
+    """Save the model of a finished run as a model file (config and weights only, loadable with
+    `rundir.load_model`), evaluate it on the full CIFAR-10 test set, and return its `results/checkpoints.json`
+    entry. The bundled sample is refused: a shipped accuracy must come from the real test set."""
+    dataset = load_cifar10(data, sample_fallback=False)
+    rundir.write_model(destination, rundir.load_model(run_dir))
+    _, accuracy = evaluate(rundir.load_model(destination), dataset.test_images, dataset.test_labels)
+    return {"path": str(destination), "test_accuracy": accuracy, "data": dataset.source}
 
 
-def export_checkpoints(grid: str, runs: Sequence[str], root: str | os.PathLike = "results", *, seed: int = 0,
-                       data: str | None = None) -> list[dict]:
+def export_checkpoints(
+    grid: str, runs: Sequence[str], root: str | os.PathLike = "results", *, seed: int = 0, data: str | None = None
+) -> list[dict]:
     """Ship the models of finished runs of `grid`: `<root>/checkpoints/<run>.pt` for each run in `runs` (its seed
     `seed`), and the index `<root>/checkpoints.json`, whose paths are relative to the folder above `root` (the
     repository root for the default `results/`)."""
@@ -222,26 +190,32 @@ def export_checkpoints(grid: str, runs: Sequence[str], root: str | os.PathLike =
     entries = []
     for name in runs:
         run_dir = root / grid / name / f"seed{seed}"
-        if not (run_dir / "metrics.json").exists():
-            raise ValueError(f"runs: {name!r} seed {seed} of grid {grid!r} has not finished (no {run_dir / 'metrics.json'})")
+        if not rundir.is_finished(run_dir):
+            raise ValueError(f"runs: {name!r} seed {seed} of grid {grid!r} has not finished (no metrics in {run_dir})")
         destination = root / "checkpoints" / f"{name}.pt"
         entry = export_checkpoint(run_dir, destination, data)
         path = destination.resolve().relative_to(root.resolve().parent).as_posix()
         entries.append({**entry, "path": path, "grid": grid, "run": name, "seed": seed})
-    save_json(entries, root / "checkpoints.json")
+    rundir.write_checkpoint_index(entries, root / rundir.CHECKPOINT_INDEX)
     return entries
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dropkey-experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="dropkey-experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("grid", choices=GRIDS)
     parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration (default 5)")
     parser.add_argument("--workers", type=int, default=1, help="parallel runs, one CPU thread each (default 1)")
     parser.add_argument("--out", default="results", help="results folder (default results/)")
     parser.add_argument("--data", help="CIFAR-10 location (also env DROPKEY_DATA)")
     parser.add_argument("--list", action="store_true", help="print the runs and exit")
-    parser.add_argument("--export", nargs="+", metavar="RUN",
-                        help="instead of training, ship the seed-0 models of these finished runs (<out>/checkpoints/)")
+    parser.add_argument(
+        "--export",
+        nargs="+",
+        metavar="RUN",
+        help="instead of training, ship the seed-0 models of these finished runs (<out>/checkpoints/)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for run in grid_runs(args.grid, args.seeds):

@@ -1,8 +1,10 @@
-"""Figure helpers for the notebooks: attention matrices, DropKey masks on the patch grid, schedules over depth.
+"""Figures for the notebooks: attention and masks, schedules, theory, training curves, results and attention maps.
 
-Every helper draws with matplotlib and returns what it drew on: an `Axes` when it fills one panel (pass `ax=` to
-draw into a panel of your own figure, or leave it out to get a new figure), a `Figure` when it lays out several
-panels. Nothing is shown or saved here; the notebook calls `plt.show()`.
+This module holds every figure of the course, one section per topic. Every function draws with matplotlib and
+returns what it drew on: an `Axes` when it fills one panel (pass `ax=` to draw into a panel of your own figure, or
+leave it out to get a new figure), a `Figure` when it lays out several panels (pass `fig=` to draw into a figure of
+your own). Nothing is shown or saved here; the notebook shows the figure. The numbers behind the figures are
+computed in the concept's own module (`theory`, `analysis`, `verdicts`, ...).
 
 Inputs may be torch tensors or anything NumPy can turn into an array. Bad input raises a ValueError that names the
 offending argument.
@@ -13,6 +15,7 @@ seed of a structured window is a red mark.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -23,9 +26,15 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from torch import Tensor
 
-from .attention import check_grid_size, check_ratio, check_window_size, sample_key_drops, sample_structured_drops
-from .schedules import SCHEDULES, drop_ratios
+from . import theory
+from .analysis import query_maps
+from .attention import check_grid_size, check_window_size, sample_key_drops, sample_structured_drops
+from .checks import check_drop_ratio, check_positive_int
+from .schedules import SCHEDULE_LABELS, SCHEDULES, drop_ratios
+from .stats import mean_ci
+from .verdicts import DOES_NOT_HOLD, HOLDS, Verdict, by_run, layer_summary, metric_format
 
 KEPT_COLOR = "#f4c542"  # yellow: the key answers the query
 DROPPED_COLOR = "#3b6fb6"  # blue: the key is hidden from the query
@@ -33,12 +42,6 @@ SEED_COLOR = "#d62728"  # red: a seed of a block / cross window
 QUERY_COLOR = "black"
 MASKED_ENTRY_COLOR = "#d9d9d9"  # light grey: a dropped entry of a scores / weights matrix
 MASK_CMAP = ListedColormap([KEPT_COLOR, DROPPED_COLOR])
-
-SCHEDULE_LABELS = {
-    "constant": "constant",
-    "linear_down": "decreasing (the paper's direction)",
-    "linear_up": "increasing",
-}
 
 ArrayLike = Any  # torch.Tensor, np.ndarray, nested sequences of numbers
 
@@ -63,12 +66,23 @@ def _to_numpy(value: ArrayLike, name: str, *, ndim: int | None = None, dtype: An
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    """`ax`, or the Axes of a new figure of `figsize` when `ax` is None."""
     if ax is not None:
         if not isinstance(ax, Axes):
             raise ValueError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
         return ax
     _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+def _new_figure(fig: Figure | None, figsize: tuple[float, float]) -> Figure:
+    """`fig` (cleared), or a new figure of `figsize` when `fig` is None."""
+    if fig is None:
+        return plt.figure(figsize=figsize)
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig must be a matplotlib Figure or None, got {type(fig).__name__}")
+    fig.clear()
+    return fig
 
 
 def _check_labels(labels: Sequence[str] | None, length: int, name: str) -> list[str] | None:
@@ -138,8 +152,9 @@ def plot_matrix(
                 value = values[i, j]
                 red, green, blue, _ = image.cmap(image.norm(value)) if np.isfinite(value) else (1, 1, 1, 1)
                 dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-                ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=8,
-                        color="white" if dark else "black")
+                ax.text(
+                    j, i, fmt.format(value), ha="center", va="center", fontsize=8, color="white" if dark else "black"
+                )
     ax.set_xticks(range(cols), col_labels if col_labels is not None else range(cols))
     ax.set_yticks(range(rows), row_labels if row_labels is not None else range(rows))
     ax.tick_params(length=0)
@@ -161,6 +176,7 @@ def plot_attention_steps(
     drop_mask: ArrayLike | None = None,
     titles: Sequence[str] = ("scores $QK^\\top/\\sqrt{d}$", "weights softmax(scores)", "output weights @ V"),
     annotate: bool = True,
+    fig: Figure | None = None,
 ) -> Figure:
     """Three panels side by side: the logits (N_q, N_k), the attention weights (N_q, N_k), the output (N_q, D_v).
 
@@ -181,16 +197,48 @@ def plot_attention_steps(
     row_labels = labels[:rows] if labels else None
     col_labels = labels[:cols] if labels else None
     width = 0.5 * (2 * cols + o.shape[1]) + 4
-    fig, axes = plt.subplots(1, 3, figsize=(width, 0.45 * rows + 1.6), width_ratios=[cols, cols, o.shape[1]])
+    fig = _new_figure(fig, (width, 0.45 * rows + 1.6))
+    axes = fig.subplots(1, 3, width_ratios=[cols, cols, o.shape[1]])
     s_lim = float(np.abs(s[np.isfinite(s)]).max(initial=1e-9))  # diverging maps centred on 0
     o_lim = float(np.abs(o[np.isfinite(o)]).max(initial=1e-9))
-    plot_matrix(s, ax=axes[0], title=titles[0], row_labels=row_labels, col_labels=col_labels, drop_mask=drop_mask,
-                annotate=annotate, fmt="{:.1f}", cmap="coolwarm", vmin=-s_lim, vmax=s_lim, xlabel="key",
-                ylabel="query")
-    plot_matrix(w, ax=axes[1], title=titles[1], row_labels=row_labels, col_labels=col_labels, drop_mask=drop_mask,
-                annotate=annotate, vmin=0.0, vmax=1.0, xlabel="key")
-    plot_matrix(o, ax=axes[2], title=titles[2], row_labels=row_labels, annotate=annotate, cmap="PuOr",
-                vmin=-o_lim, vmax=o_lim, xlabel="feature")
+    plot_matrix(
+        s,
+        ax=axes[0],
+        title=titles[0],
+        row_labels=row_labels,
+        col_labels=col_labels,
+        drop_mask=drop_mask,
+        annotate=annotate,
+        fmt="{:.1f}",
+        cmap="coolwarm",
+        vmin=-s_lim,
+        vmax=s_lim,
+        xlabel="key",
+        ylabel="query",
+    )
+    plot_matrix(
+        w,
+        ax=axes[1],
+        title=titles[1],
+        row_labels=row_labels,
+        col_labels=col_labels,
+        drop_mask=drop_mask,
+        annotate=annotate,
+        vmin=0.0,
+        vmax=1.0,
+        xlabel="key",
+    )
+    plot_matrix(
+        o,
+        ax=axes[2],
+        title=titles[2],
+        row_labels=row_labels,
+        annotate=annotate,
+        cmap="PuOr",
+        vmin=-o_lim,
+        vmax=o_lim,
+        xlabel="feature",
+    )
     fig.tight_layout()
     return fig
 
@@ -241,8 +289,7 @@ def plot_row_sums(
     single spike at 1. Returns the Axes (one histogram patch container per method).
     """
     curves = _check_curves(row_sums, "row_sums")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    check_positive_int(bins, "bins")
     ax = _new_axes(ax, (6.0, 3.5))
     everything = np.concatenate(list(curves.values()))
     lo, hi = min(everything.min(), 1.0) - 0.05, max(everything.max(), 1.0) + 0.05
@@ -311,16 +358,16 @@ def plot_key_grid(
     as separate cells above the grid, labelled "cls".
     """
     grid_h, grid_w = check_grid_size(grid_size)
-    if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int) or num_prefix_tokens < 0:
-        raise ValueError(f"num_prefix_tokens must be a non-negative integer, got {num_prefix_tokens!r}")
+    check_positive_int(num_prefix_tokens, "num_prefix_tokens", minimum=0)
     dropped = _to_numpy(drop_mask, "drop_mask", ndim=1, dtype=bool)
     n_tokens = num_prefix_tokens + grid_h * grid_w
     if dropped.shape[0] != n_tokens:
         raise ValueError(
             f"drop_mask must have num_prefix_tokens + g_h * g_w = {n_tokens} entries, got {dropped.shape[0]}"
         )
-    if query is not None and (isinstance(query, bool) or not isinstance(query, (int, np.integer))
-                              or not 0 <= query < n_tokens):
+    if query is not None and (
+        isinstance(query, bool) or not isinstance(query, (int, np.integer)) or not 0 <= query < n_tokens
+    ):
         raise ValueError(f"query must be a token index in [0, {n_tokens}), got {query!r}")
     seed_map = None
     if seeds is not None:
@@ -339,8 +386,15 @@ def plot_key_grid(
     for t in range(num_prefix_tokens):  # prefix (class) tokens: a row of separate cells above the grid
         colour = DROPPED_COLOR if dropped[t] else KEPT_COLOR
         ax.add_patch(Rectangle((t - 0.5, -2.0), 1, 1, facecolor=colour, edgecolor="white"))
-        ax.text(t, -1.5, "cls" if num_prefix_tokens == 1 else f"p{t}", ha="center", va="center", fontsize=7,
-                color="white" if dropped[t] else "black")
+        ax.text(
+            t,
+            -1.5,
+            "cls" if num_prefix_tokens == 1 else f"p{t}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if dropped[t] else "black",
+        )
         top = -2.1
     if seed_map is not None and seed_map.any():
         rows, cols = np.nonzero(seed_map)
@@ -362,8 +416,14 @@ def plot_key_grid(
     if title:
         ax.set_title(title, fontsize=10)
     if legend:
-        ax.legend(handles=_mask_legend_handles(seeds=seed_map is not None, query=query is not None),
-                  loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=8, frameon=False)
+        ax.legend(
+            handles=_mask_legend_handles(seeds=seed_map is not None, query=query is not None),
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=2,
+            fontsize=8,
+            frameon=False,
+        )
     return ax
 
 
@@ -382,7 +442,7 @@ def _mask_legend_handles(*, seeds: bool = True, query: bool = True) -> list[Any]
 
 
 def plot_structured_masks(
-    ratio: float,
+    drop_ratio: float,
     *,
     grid_size: tuple[int, int] = (8, 8),
     block_window: int = 3,
@@ -390,6 +450,7 @@ def plot_structured_masks(
     query: int | None = None,
     num_prefix_tokens: int = 0,
     seed: int = 0,
+    fig: Figure | None = None,
 ) -> Figure:
     """The paper's Figure 2 with our samplers: one query's keys under DropKey, DropKey-Block and DropKey-Cross.
 
@@ -398,29 +459,41 @@ def plot_structured_masks(
     The block and cross windows are our reading of the paper's Figure 2 (see `sample_structured_drops`).
     query defaults to the central patch. Returns the Figure (3 Axes).
     """
-    ratio = check_ratio(ratio)
+    drop_ratio = check_drop_ratio(drop_ratio)
     grid_h, grid_w = check_grid_size(grid_size)
     for name, value in (("block_window", block_window), ("cross_window", cross_window)):
         try:
             check_window_size(value)
         except ValueError:
             raise ValueError(f"{name} must be a positive odd integer, got {value!r}") from None
-    if isinstance(num_prefix_tokens, bool) or not isinstance(num_prefix_tokens, int) or num_prefix_tokens < 0:
-        raise ValueError(f"num_prefix_tokens must be a non-negative integer, got {num_prefix_tokens!r}")
+    check_positive_int(num_prefix_tokens, "num_prefix_tokens", minimum=0)
     n_tokens = num_prefix_tokens + grid_h * grid_w
     if query is None:
         query = num_prefix_tokens + (grid_h // 2) * grid_w + grid_w // 2
     generator = torch.Generator().manual_seed(int(seed))
-    plain = sample_key_drops((n_tokens,), ratio, generator=generator)
+    plain = sample_key_drops((n_tokens,), drop_ratio, generator=generator)
     block, block_seeds = sample_structured_drops(
-        (1,), (grid_h, grid_w), ratio, shape="block", window_size=block_window,
-        num_prefix_tokens=num_prefix_tokens, generator=generator, return_seeds=True,
+        (1,),
+        (grid_h, grid_w),
+        drop_ratio,
+        shape="block",
+        window_size=block_window,
+        num_prefix_tokens=num_prefix_tokens,
+        generator=generator,
+        return_seeds=True,
     )
     cross, cross_seeds = sample_structured_drops(
-        (1,), (grid_h, grid_w), ratio, shape="cross", window_size=cross_window,
-        num_prefix_tokens=num_prefix_tokens, generator=generator, return_seeds=True,
+        (1,),
+        (grid_h, grid_w),
+        drop_ratio,
+        shape="cross",
+        window_size=cross_window,
+        num_prefix_tokens=num_prefix_tokens,
+        generator=generator,
+        return_seeds=True,
     )
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 4.2))
+    fig = _new_figure(fig, (10.5, 4.2))
+    axes = fig.subplots(1, 3)
     panels = [
         (plain, None, "DropKey"),
         (block[0], block_seeds[0], f"DropKey-Block, window {block_window}"),
@@ -428,10 +501,18 @@ def plot_structured_masks(
     ]
     for ax, (mask, seeds, name) in zip(axes, panels):
         fraction = mask.float().mean().item()
-        plot_key_grid(mask, (grid_h, grid_w), query=query, seeds=seeds, num_prefix_tokens=num_prefix_tokens,
-                      ax=ax, title=f"{name}\n{fraction:.0%} of keys dropped", legend=False)
+        plot_key_grid(
+            mask,
+            (grid_h, grid_w),
+            query=query,
+            seeds=seeds,
+            num_prefix_tokens=num_prefix_tokens,
+            ax=ax,
+            title=f"{name}\n{fraction:.0%} of keys dropped",
+            legend=False,
+        )
     fig.legend(handles=_mask_legend_handles(), loc="lower center", ncol=4, frameon=False)
-    fig.suptitle(f"keys seen by one query, drop ratio {ratio:g}")
+    fig.suptitle(f"keys seen by one query, drop ratio {drop_ratio:g}")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
@@ -527,8 +608,15 @@ def plot_layer_ratios(
     ax = _new_axes(ax, (6.0, 3.6))
     for label, values in data.items():
         layers = np.arange(1, len(values) + 1)
-        ax.plot(layers, values, marker="o", markersize=4, linestyle="--" if label in dashed else "-", label=label,
-                **({"color": colors[label]} if label in colors else {}))
+        ax.plot(
+            layers,
+            values,
+            marker="o",
+            markersize=4,
+            linestyle="--" if label in dashed else "-",
+            label=label,
+            **({"color": colors[label]} if label in colors else {}),
+        )
     longest = max(len(v) for v in data.values())
     ax.set_xlabel("layer (1 = first, nearest the patches)")
     ax.set_ylabel(ylabel)
@@ -542,7 +630,7 @@ def plot_layer_ratios(
 
 
 def plot_schedules(
-    ratio: float,
+    drop_ratio: float,
     depth: int,
     *,
     schedules: Sequence[str] = SCHEDULES,
@@ -550,13 +638,13 @@ def plot_schedules(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """The per-layer DropKey ratios of `drop_ratios(ratio, depth, schedule)` for each schedule (mean = `ratio`,
+    """The per-layer DropKey ratios of `drop_ratios(ratio, depth, schedule)` for each schedule (mean = `drop_ratio`,
     our formula), plus optional `extra` curves drawn dashed for contrast (e.g. timm's stochastic-depth rates).
     Each schedule keeps its colour whichever subset is drawn. A dotted grey line marks the mean ratio."""
     unknown = [s for s in schedules if s not in SCHEDULES]
     if unknown or not schedules:
         raise ValueError(f"schedules must be a non-empty list drawn from {', '.join(SCHEDULES)}; got {list(schedules)}")
-    curves: dict[str, Any] = {SCHEDULE_LABELS[s]: drop_ratios(ratio, depth, s) for s in schedules}
+    curves: dict[str, Any] = {SCHEDULE_LABELS[s]: drop_ratios(drop_ratio, depth, s) for s in schedules}
     extra = dict(extra or {})
     clash = [label for label in extra if label in curves]
     if clash:
@@ -565,6 +653,503 @@ def plot_schedules(
     colors = {SCHEDULE_LABELS[s]: f"C{SCHEDULES.index(s)}" for s in schedules}
     colors.update({label: f"C{len(SCHEDULES) + i}" for i, label in enumerate(extra)})
     ax = plot_layer_ratios(curves, ax=ax, dashed=list(extra), ylabel="drop ratio of the layer", colors=colors)
-    ax.axhline(ratio, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_title(title if title is not None else f"DropKey ratio per layer, mean ratio {ratio:g}, depth {depth}")
+    ax.axhline(drop_ratio, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_title(title if title is not None else f"DropKey ratio per layer, mean ratio {drop_ratio:g}, depth {depth}")
+    return ax
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Theory: the smoothing coefficient and the gradient argument (notebooks 03 and 04)
+
+
+def plot_coefficients(p: ArrayLike, drop_ratio: float, *, ax: Axes | None = None) -> Axes:
+    """c_j against p_j for one attention row p (n,): exact, its large-n approximation, and the line c = 1."""
+    arr = theory.check_probabilities(p)
+    order = np.argsort(arr)
+    ax = _new_axes(ax, (5.0, 3.5))
+    ax.plot(arr[order], theory.smoothing_coefficients(arr, drop_ratio)[order], "o-", label="exact $c_j$")
+    ax.plot(
+        arr[order], theory.smoothing_coefficients_approx(arr, drop_ratio)[order], "--", label="large-n approximation"
+    )
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("original weight $p_j$")
+    ax.set_ylabel("smoothing coefficient $c_j$")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_expected_attention_bars(p: ArrayLike, drop_ratio: float, *, ax: Axes | None = None) -> Axes:
+    """Bars of one attention row p (n,) and of the expected DropKey attention given a non-empty row."""
+    arr = theory.check_probabilities(p)
+    expected = theory.conditional_expected_weights(arr, drop_ratio)
+    keys = np.arange(1, arr.shape[-1] + 1)
+    ax = _new_axes(ax, (5.0, 3.5))
+    ax.bar(keys - 0.2, arr, width=0.4, label="original $p_j$")
+    ax.bar(keys + 0.2, expected, width=0.4, label=r"expected, $c_jp_j/(1-r^n)$")
+    ax.set_xlabel("key $j$")
+    ax.set_ylabel("attention weight")
+    ax.set_title(f"ratio {drop_ratio:.2f}: entropy {theory.entropy(arr):.3f} -> {theory.entropy(expected):.3f}")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_flattening_map(p: ArrayLike, drop_ratios: Sequence[float], *, ax: Axes | None = None) -> Axes:
+    """Expected attention E[p_hat_j | row not empty] against p_j for each drop ratio, log-log, with the identity."""
+    arr = theory.check_probabilities(p)
+    order = np.argsort(arr)
+    ax = _new_axes(ax, (5.0, 3.5))
+    for drop_ratio in drop_ratios:
+        expected = theory.conditional_expected_weights(arr, drop_ratio)
+        ax.plot(arr[order], expected[order], "o-", ms=3, label=f"ratio {drop_ratio:g}")
+    lo, hi = arr.min() * 0.8, arr.max() * 1.25
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="no change")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("original weight $p_j$")
+    ax.set_ylabel(r"expected weight $c_j p_j / (1 - r^n)$")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_entropy_vs_ratio(
+    rows: Mapping[str, ArrayLike], drop_ratios: Sequence[float], *, ax: Axes | None = None
+) -> Axes:
+    """Normalised entropy of the expected attention (given a non-empty row) against the drop ratio, one line per
+    attention row ({label: p (n,)})."""
+    ax = _new_axes(ax, (5.0, 3.5))
+    for label, p in rows.items():
+        arr = theory.check_probabilities(p)
+        values = [
+            theory.entropy(theory.conditional_expected_weights(arr, r)) / np.log(arr.shape[-1]) for r in drop_ratios
+        ]
+        ax.plot(drop_ratios, values, label=label)
+    ax.set_xlabel("drop ratio $r$")
+    ax.set_ylabel("entropy / log n")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_toy_training(histories: Sequence[theory.ToyTrainingHistory], *, fig: Figure | None = None) -> Figure:
+    """Two panels over gradient steps of the toy problem: the seed-averaged normalised entropy and the largest
+    weight of softmax(z), one line (with its standard error as a band) per history."""
+    fig = _new_figure(fig, (10.0, 3.6))
+    axes = fig.subplots(1, 2)
+    for hist in histories:
+        name = {"dropkey": "DropKey", "dropout": "post-softmax dropout"}.get(hist.mode, "vanilla")
+        label = "vanilla" if hist.drop_ratio == 0 else f"{name} {hist.drop_ratio:g}"
+        for ax, curve in zip(axes, (hist.entropy, hist.max_weight)):
+            mean = curve.mean(axis=0)
+            err = curve.std(axis=0) / np.sqrt(curve.shape[0])
+            ax.plot(hist.steps, mean, label=label)
+            ax.fill_between(hist.steps, mean - err, mean + err, alpha=0.2)
+    axes[0].set_ylabel("entropy of softmax(z) / log n")
+    axes[1].set_ylabel("largest weight of softmax(z)")
+    for ax in axes:
+        ax.set_xlabel("gradient step")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Training curves of one run and of several (notebooks 08 and 09)
+
+# Per-epoch curves `plot_runs` can draw, with their panel titles.
+CURVES = {
+    "test_accuracy": "test accuracy",
+    "train_eval_accuracy": "train accuracy (clean, eval mode)",
+    "gap": "gap = clean train acc. - test acc.",
+    "train_accuracy": "train accuracy (augmented, drops on)",
+    "train_loss": "train loss (augmented, drops on)",
+    "test_loss": "test loss",
+}
+
+
+def plot_history(
+    history: Sequence[dict],
+    *,
+    epochs: int | None = None,
+    title: str = "",
+    fig: Figure | None = None,
+    figsize: tuple[float, float] = (9.0, 3.3),
+) -> Figure:
+    """Two panels of one run's history: loss and accuracy per epoch, train vs test.
+
+    Loss: train (augmented batches, drops on) and test. Accuracy: train (augmented, drops on), clean train
+    (`train_eval_accuracy`: eval mode, no augmentation) and test. The x axis spans `epochs` when given, so the
+    plot does not rescale while a run is going. An empty history draws empty axes.
+    """
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    fig = _new_figure(fig, figsize)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    x = [r["epoch"] for r in history]
+    style = dict(marker="o", markersize=3)
+    augmented = "train (augmented, drops on)"
+    loss_ax.plot(x, [r["train_loss"] for r in history], color="tab:blue", label=augmented, **style)
+    loss_ax.plot(x, [r["test_loss"] for r in history], color="tab:orange", label="test", **style)
+    acc_ax.plot(x, [r["train_accuracy"] for r in history], color="tab:blue", alpha=0.45, label=augmented, **style)
+    acc_ax.plot(x, [r["train_eval_accuracy"] for r in history], color="tab:blue", label="train (clean)", **style)
+    acc_ax.plot(x, [r["test_accuracy"] for r in history], color="tab:orange", label="test", **style)
+    loss_ax.set_title("loss", fontsize=10)
+    acc_ax.set_title("accuracy", fontsize=10)
+    acc_ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.0%}"))
+    last = max([epochs or 0] + x + [1])
+    for ax in (loss_ax, acc_ax):
+        ax.set_xlabel("epoch")
+        ax.set_xlim(0.5, last + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    if not history:
+        acc_ax.set_ylim(0.0, 1.0)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_runs(
+    runs: Sequence[Any],
+    metrics: Sequence[str] = ("test_accuracy", "train_eval_accuracy", "gap"),
+    *,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """Curves of two or more runs (`rundir.Run`) side by side: one panel per metric, one line per run, epochs on
+    the x axis. metrics: keys of `CURVES` (history keys, or "gap")."""
+    from matplotlib.ticker import PercentFormatter
+
+    runs = list(runs)
+    if not runs:
+        raise ValueError("plot_runs needs at least one run")
+    unknown = [m for m in metrics if m not in CURVES]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {', '.join(CURVES)}")
+    fig = _new_figure(fig, figsize or (4.0 * len(metrics), 3.4))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for run in runs:
+            values = run.curve(metric)
+            epochs = [r.get("epoch", i + 1) for i, r in enumerate(run.history)]
+            ax.plot(epochs, values, marker="o", markersize=3, label=run.name)
+        ax.set_title(CURVES[metric], fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if "accuracy" in metric or metric == "gap":
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))  # picks decimals from the range: 2.5%, not "3%"
+        if metric == "gap":
+            ax.axhline(0.0, color="black", linewidth=0.8)
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Results of a grid of runs (notebook 10)
+
+
+def _seed_stats(results: Sequence[dict], metric: str, name: str) -> tuple[float, float, list[float]]:
+    """Mean over seeds, its 95% CI half-width, and the per-seed values of `metric` for configuration `name`."""
+    values = by_run(results, metric)
+    if name not in values:
+        raise ValueError(f"no finished runs for configuration {name!r}; found {sorted(values)}")
+    seeds = [values[name][s] for s in sorted(values[name])]
+    mean, ci = mean_ci(seeds)
+    return mean, ci, seeds
+
+
+def plot_ratio_sweep(
+    results: Sequence[dict],
+    sweep: Mapping[str, Mapping[float, str]],
+    *,
+    metric: str = "test_accuracy",
+    baseline: str | None = "none",
+    ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None,
+    show_seeds: bool = True,
+) -> Axes:
+    """`metric` against the drop ratio, one line per family of `sweep` ({family: {ratio: configuration}}, e.g. from
+    `ratio_sweep`): mean over seeds with 95% CI error bars, single seeds as faint dots, and the `baseline`
+    configuration as a horizontal line with its CI as a grey band."""
+    label, scale, unit, _ = metric_format(metric)
+    ax = _new_axes(ax, (5.5, 3.8))
+    labels = dict(labels or {})
+    all_ratios = sorted({r for family in sweep.values() for r in family})
+    step = min(np.diff(all_ratios)) if len(all_ratios) > 1 else 0.1
+    offsets = np.linspace(-0.08, 0.08, len(sweep)) * step if len(sweep) > 1 else [0.0]
+    if baseline is not None:
+        mean, ci, _ = _seed_stats(results, metric, baseline)
+        ax.axhspan((mean - ci) * scale, (mean + ci) * scale, color="grey", alpha=0.2, linewidth=0)
+        ax.axhline(mean * scale, color="grey", linestyle="--", linewidth=1, label=f"{baseline} (mean, 95% CI)")
+    for i, (family, runs) in enumerate(sweep.items()):
+        ratios = np.array(list(runs), dtype=float) + offsets[i]
+        stats = [_seed_stats(results, metric, name) for name in runs.values()]
+        means = np.array([s[0] for s in stats]) * scale
+        cis = np.array([s[1] for s in stats]) * scale
+        bars = ax.errorbar(ratios, means, yerr=cis, marker="o", capsize=4, label=labels.get(family, family))
+        if show_seeds:
+            for x, (_, _, seeds) in zip(ratios, stats):
+                ax.scatter(
+                    [x] * len(seeds),
+                    np.array(seeds) * scale,
+                    s=10,
+                    alpha=0.35,
+                    color=bars.lines[0].get_color(),
+                    zorder=1,
+                )
+    ax.set_xticks(all_ratios)
+    ax.set_xlabel("drop ratio (constant over depth)")
+    ax.set_ylabel(label + (f" ({unit})" if unit else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_metric_bars(
+    results: Sequence[dict],
+    metric: str,
+    runs: Sequence[str],
+    *,
+    baseline: str | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """One bar per configuration: mean of `metric` over seeds with its 95% CI, each seed as a dot; a dashed line at
+    the `baseline` configuration's mean."""
+    label, scale, unit, _ = metric_format(metric)
+    ax = _new_axes(ax, (0.7 * len(runs) + 2.5, 3.6))
+    for i, name in enumerate(runs):
+        mean, ci, seeds = _seed_stats(results, metric, name)
+        color = "lightgrey" if name == baseline else f"C{i % 10}"
+        ax.bar(i, mean * scale, yerr=ci * scale, capsize=4, color=color, alpha=0.8, edgecolor="black", linewidth=0.5)
+        ax.scatter(i + np.linspace(-0.15, 0.15, len(seeds)), np.array(seeds) * scale, s=12, color="black", zorder=3)
+    if baseline is not None:
+        ax.axhline(_seed_stats(results, metric, baseline)[0] * scale, color="grey", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(runs)), runs, rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel(label + (f" ({unit})" if unit else ""))
+    ax.grid(alpha=0.3, axis="y")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_differences(verdicts: Sequence[Verdict], *, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """A forest plot: one row per verdict, its paired difference with the 95% CI as a horizontal error bar and a
+    vertical line at 0. Green: holds; red: does not hold; grey: inconclusive."""
+    colors = {HOLDS: "tab:green", DOES_NOT_HOLD: "tab:red"}
+    ax = _new_axes(ax, (6.0, 0.6 * len(verdicts) + 1.2))
+    for i, v in enumerate(verdicts):
+        scale = metric_format(v.metric)[1]
+        ax.errorbar(
+            v.diff * scale,
+            i,
+            xerr=0 if not math.isfinite(v.ci95) else v.ci95 * scale,
+            marker="o",
+            capsize=4,
+            color=colors.get(v.outcome, "grey"),
+        )
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(
+        range(len(verdicts)),
+        [f"{v.run} − {v.baseline}\n(claim: {'> 0' if v.expect == 'higher' else '< 0'})" for v in verdicts],
+        fontsize=8,
+    )
+    ax.invert_yaxis()
+    units = {metric_format(v.metric)[3] for v in verdicts}
+    ax.set_xlabel("paired difference" + (f" ({units.pop()})" if len(units) == 1 and "" not in units else ""))
+    ax.grid(alpha=0.3, axis="x")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+LAYER_LABELS = {
+    "attention_entropy": "attention entropy (nats)",
+    "attention_distance": "mean attention distance (pixels)",
+}
+
+
+def plot_layer_metric(
+    results: Sequence[dict],
+    metric: str,
+    runs: Sequence[str],
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    reference: float | None = None,
+    reference_label: str = "",
+) -> Axes:
+    """A per-layer metric against depth, one line per configuration (mean over seeds) with its 95% CI as a band;
+    an optional dotted `reference` line (e.g. log N, the entropy of uniform attention)."""
+    ax = _new_axes(ax, (5.0, 3.5))
+    for name, (mean, ci) in layer_summary(results, metric, runs).items():
+        layers = np.arange(1, len(mean) + 1)
+        (line,) = ax.plot(layers, mean, marker="o", markersize=4, label=name)
+        ax.fill_between(layers, mean - ci, mean + ci, color=line.get_color(), alpha=0.15, linewidth=0)
+        ax.set_xticks(layers)
+    if reference is not None:
+        ax.axhline(reference, color="black", linestyle=":", linewidth=1, label=reference_label or None)
+    ax.set_xlabel("layer (1 = nearest the patches)")
+    ax.set_ylabel(LAYER_LABELS.get(metric, metric))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_layer_panels(
+    results: Sequence[dict],
+    metric: str,
+    groups: Mapping[str, Sequence[str]],
+    *,
+    reference: float | None = None,
+    reference_label: str = "",
+    fig: Figure | None = None,
+) -> Figure:
+    """`plot_layer_metric` once per group ({panel title: configurations}), side by side with a shared y axis."""
+    fig = _new_figure(fig, (4.3 * len(groups), 3.6))
+    axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)
+    for ax, (title, runs) in zip(axes[0], groups.items()):
+        plot_layer_metric(
+            results, metric, runs, ax=ax, title=title, reference=reference, reference_label=reference_label
+        )
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Attention maps of trained models (notebook 11)
+
+
+def image_hwc(image: Tensor | np.ndarray) -> np.ndarray:
+    """One image (3, H, W), uint8 or float in [0, 1], as a float (H, W, 3) array for `imshow`."""
+    array = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
+    if array.ndim != 3 or array.shape[0] != 3:
+        raise ValueError(f"image must have shape (3, H, W), got {array.shape}")
+    array = array.astype(np.float32) / (255.0 if array.dtype == np.uint8 else 1.0)
+    return np.clip(array.transpose(1, 2, 0), 0.0, 1.0)
+
+
+def plot_head_maps(
+    model_maps: Mapping[str, Sequence[Tensor]],
+    image: Tensor,
+    *,
+    layer: int = -1,
+    index: int = 0,
+    query: int = 0,
+    grid_size: tuple[int, int] = (8, 8),
+    num_prefix_tokens: int = 1,
+    title: str | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """One row per model: the image, then each head's attention of `query` over the g x g patch grid in `layer`.
+
+    model_maps: {model name: attention maps from `TinyViT.attention_maps`}; `index` picks the image in the batch
+    and `image` is that image (3, H, W) for the first column. All heads of all models share one colour scale, so a
+    bright patch means the same weight everywhere; each head's title gives its largest weight on a patch."""
+    rows = {
+        name: query_maps(
+            maps, layer, image=index, query=query, grid_size=grid_size, num_prefix_tokens=num_prefix_tokens
+        )
+        for name, maps in model_maps.items()
+    }
+    heads = max(m.shape[0] for m in rows.values())
+    vmax = max(float(m.max()) for m in rows.values())
+    fig = _new_figure(fig, (1.7 * (heads + 1), 1.8 * len(rows) + 0.6))
+    axes = fig.subplots(len(rows), heads + 1, squeeze=False)
+    for r, (name, m) in enumerate(rows.items()):
+        axes[r][0].imshow(image_hwc(image))
+        axes[r][0].set_ylabel(name, fontsize=10)
+        for h in range(heads):
+            ax = axes[r][h + 1]
+            if h < m.shape[0]:
+                ax.imshow(m[h], cmap="inferno", vmin=0.0, vmax=vmax)
+                ax.set_title(f"head {h + 1}, max {m[h].max():.2f}", fontsize=8)
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    depth = len(next(iter(model_maps.values())))
+    shown = layer % depth + 1
+    who = "the class token" if query < num_prefix_tokens else f"token {query}"
+    fig.suptitle(title or f"layer {shown} of {depth}: attention of {who} over the patches", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    return fig
+
+
+def plot_rollout(
+    image: Tensor,
+    rollouts: Mapping[str, np.ndarray],
+    *,
+    alpha: float = 0.55,
+    title: str | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """The image, then for each model its rollout map (from `rollout_map`) laid over the image as a heat map.
+
+    Each map is stretched to its own range (blue = its smallest value, red = its largest), so the colours show
+    *where* a model looks; how strongly it prefers those patches is the panel's 'max/min' ratio (1 = uniform)."""
+    picture = image_hwc(image)
+    height, width = picture.shape[:2]
+    fig = _new_figure(fig, (2.3 * (len(rollouts) + 1), 2.8))
+    axes = fig.subplots(1, len(rollouts) + 1, squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(picture)
+    axes[0].set_title("image", fontsize=9)
+    for ax, (name, heat) in zip(axes[1:], rollouts.items()):
+        low, high = float(heat.min()), float(heat.max())
+        ax.imshow(picture)
+        ax.imshow(
+            heat,
+            cmap="jet",
+            alpha=alpha,
+            extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+            interpolation="bilinear",
+            vmin=low,
+            vmax=max(high, low + 1e-12),
+        )
+        ratio = high / low if low > 0 else float("inf")
+        ax.set_title(f"{name}\nmax/min {ratio:.1f}", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.9) if title else None)
+    return fig
+
+
+def plot_head_entropy(
+    entropies: Mapping[str, np.ndarray],
+    *,
+    reference: float | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Per-head entropies ({model: (L, H) from `head_entropy`}) against depth: each model's heads as dots around its
+    layer position, its per-layer mean as a line."""
+    ax = _new_axes(ax, (5.5, 3.6))
+    n = len(entropies)
+    for i, (name, values) in enumerate(entropies.items()):
+        layers = np.arange(1, values.shape[0] + 1)
+        x = layers + (i - (n - 1) / 2) * 0.12
+        (line,) = ax.plot(x, values.mean(axis=1), marker="_", markersize=12, label=name)
+        for h in range(values.shape[1]):
+            ax.scatter(x, values[:, h], s=12, color=line.get_color(), alpha=0.6)
+        ax.set_xticks(layers)
+    if reference is not None:
+        ax.axhline(reference, color="black", linestyle=":", linewidth=1, label="uniform attention, log N")
+    ax.set_xlabel("layer (1 = nearest the patches)")
+    ax.set_ylabel("entropy per head (nats)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     return ax

@@ -1,6 +1,6 @@
 """The theory behind DropKey: its smoothing coefficient and its gradient argument, in SymPy and in exact numbers.
 
-DropKey hides each key from each query with probability `ratio` before the softmax (see `attention.py`). For one
+DropKey hides each key from each query with probability `drop_ratio` before the softmax (see `attention.py`). For one
 query with attention p = softmax(s) over n keys and keep indicators m_j ~ Bernoulli(1 - ratio), the weights are
 
     p_hat_j = m_j p_j / sum_i m_i p_i          (rows with at least one kept key)
@@ -26,7 +26,7 @@ rows (probability ratio**n) have no kept key: mathematically (logits of -inf) th
 count as weight 0 (`all_dropped="zero"`, the definition of c_j above); the library's `dropkey_weights` gives them
 uniform attention 1/n instead (`all_dropped="uniform"`), which adds ratio**n / (n p_j) to c_j.
 
-Which parts are the paper's and which are ours is set out in `paper/DIGEST.md` §1.5 and §2: the formula for c_j,
+Which parts are the paper's and which are ours is set out in docs/paper-notes.md: the formula for c_j,
 its proof by coupling and the large-n approximation are our derivation from the mechanism the paper defines.
 """
 
@@ -42,7 +42,8 @@ import numpy as np
 import sympy as sp
 import torch
 
-from .attention import check_ratio, dropkey_weights
+from .attention import dropkey_weights
+from .checks import check_drop_ratio, check_positive_int
 
 ALL_DROPPED = ("zero", "uniform")
 METHODS = ("auto", "enumerate", "integral")
@@ -79,8 +80,9 @@ def check_probabilities(p, *, atol: float = 1e-6) -> np.ndarray:
         raise ValueError("p must have finite, strictly positive entries")
     sums = arr.sum(axis=-1, keepdims=True)
     if np.any(np.abs(sums - 1.0) > atol):
-        raise ValueError(f"every row of p must sum to 1 (within {atol:g}); got sums as far off as "
-                         f"{np.abs(sums - 1.0).max():.3g}")
+        raise ValueError(
+            f"every row of p must sum to 1 (within {atol:g}); got sums as far off as {np.abs(sums - 1.0).max():.3g}"
+        )
     return arr / sums
 
 
@@ -90,8 +92,7 @@ def check_probabilities(p, *, atol: float = 1e-6) -> np.ndarray:
 
 def probability_symbols(n: int, name: str = "p") -> tuple[sp.Symbol, ...]:
     """The symbols p_1 ... p_n (positive) for the attention weights of one query over n keys."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_positive_int(n, "n")
     return tuple(sp.Symbol(f"{name}_{j}", positive=True) for j in range(1, n + 1))
 
 
@@ -105,15 +106,15 @@ def keep_patterns(n: int) -> list[tuple[int, ...]]:
     return list(itertools.product((0, 1), repeat=n))
 
 
-def pattern_probability(pattern: Sequence[int], ratio, keep=None):
+def pattern_probability(pattern: Sequence[int], drop_ratio, keep=None):
     """P(m) = (1 - r)**(#kept) r**(#dropped) for i.i.d. Bernoulli(1 - r) keep indicators.
 
     `keep` is the keep probability (default 1 - ratio); passing an independent positive symbol for it lets SymPy's
     assumptions see that it is positive.
     """
-    keep = 1 - ratio if keep is None else keep
+    keep = 1 - drop_ratio if keep is None else keep
     kept = sum(pattern)
-    return keep**kept * ratio ** (len(pattern) - kept)
+    return keep**kept * drop_ratio ** (len(pattern) - kept)
 
 
 def _kept_sum(p: Sequence, pattern: Sequence[int], normalized: bool):
@@ -123,8 +124,9 @@ def _kept_sum(p: Sequence, pattern: Sequence[int], normalized: bool):
     return sp.Add(*[pi for pi, mi in zip(p, pattern) if mi])
 
 
-def dropkey_weights_symbolic(p: Sequence, pattern: Sequence[int], *, all_dropped: str = "zero",
-                             normalized: bool = True) -> list:
+def dropkey_weights_symbolic(
+    p: Sequence, pattern: Sequence[int], *, all_dropped: str = "zero", normalized: bool = True
+) -> list:
     """The DropKey weights p_hat_j = m_j p_j / sum_i m_i p_i of one keep pattern, as SymPy expressions.
 
     For the all-dropped pattern: zeros (`all_dropped="zero"`) or 1/n each (`"uniform"`, the library's fallback).
@@ -138,26 +140,27 @@ def dropkey_weights_symbolic(p: Sequence, pattern: Sequence[int], *, all_dropped
     return [pj / denominator if mj else sp.Integer(0) for pj, mj in zip(p, pattern)]
 
 
-def expected_dropkey_weights_symbolic(p: Sequence, ratio, *, all_dropped: str = "zero", normalized: bool = True,
-                                      keep=None) -> list:
+def expected_dropkey_weights_symbolic(
+    p: Sequence, drop_ratio, *, all_dropped: str = "zero", normalized: bool = True, keep=None
+) -> list:
     """E[p_hat_j] for j = 1..n: the sum over all 2**n keep patterns of P(m) p_hat_j(m). Unsimplified."""
     n = len(p)
     total = [sp.Integer(0)] * n
     for pattern in keep_patterns(n):
-        weight = pattern_probability(pattern, ratio, keep)
+        weight = pattern_probability(pattern, drop_ratio, keep)
         for j, w in enumerate(dropkey_weights_symbolic(p, pattern, all_dropped=all_dropped, normalized=normalized)):
             total[j] += weight * w
     return total
 
 
-def smoothing_coefficient_symbolic(p: Sequence, ratio, j: int, *, normalized: bool = True, keep=None):
+def smoothing_coefficient_symbolic(p: Sequence, drop_ratio, j: int, *, normalized: bool = True, keep=None):
     """c_j = (1 - r) E[1 / (p_j + sum_{i != j} m_i p_i)], summed over the 2**(n-1) patterns of the other keys.
 
     This is E[p_hat_j] / p_j written as "key j is kept (probability 1 - r), then average over the others".
     `j` is 0-based.
     """
     n = len(p)
-    keep_prob = 1 - ratio if keep is None else keep
+    keep_prob = 1 - drop_ratio if keep is None else keep
     others = [i for i in range(n) if i != j]
     total = sp.Integer(0)
     for sub in keep_patterns(n - 1):
@@ -165,7 +168,7 @@ def smoothing_coefficient_symbolic(p: Sequence, ratio, j: int, *, normalized: bo
         pattern[j] = 1
         for i, mi in zip(others, sub):
             pattern[i] = mi
-        total += pattern_probability(sub, ratio, keep) / _kept_sum(p, pattern, normalized)
+        total += pattern_probability(sub, drop_ratio, keep) / _kept_sum(p, pattern, normalized)
     return keep_prob * total
 
 
@@ -193,7 +196,7 @@ def is_zero_on_simplex(expr, p: Sequence) -> bool:
     return sp.simplify(on_simplex(expr, p)) == 0
 
 
-def coupling_gap_symbolic(p: Sequence, ratio, s: int, t: int, *, normalized: bool = True, keep=None):
+def coupling_gap_symbolic(p: Sequence, drop_ratio, s: int, t: int, *, normalized: bool = True, keep=None):
     """The coupling identity for c_t - c_s (0-based s, t), summed over the keep patterns of the other keys:
 
         c_t - c_s = r (1 - r) (p_s - p_t) E_R[ 1 / ((p_s + R) (p_t + R)) ],    R = sum_{i != s, t} m_i p_i.
@@ -204,7 +207,7 @@ def coupling_gap_symbolic(p: Sequence, ratio, s: int, t: int, *, normalized: boo
     n = len(p)
     if s == t:
         raise ValueError("s and t must differ")
-    keep_prob = 1 - ratio if keep is None else keep
+    keep_prob = 1 - drop_ratio if keep is None else keep
     others = [i for i in range(n) if i not in (s, t)]
     total = sp.Integer(0)
     for sub in keep_patterns(n - 2):
@@ -213,11 +216,11 @@ def coupling_gap_symbolic(p: Sequence, ratio, s: int, t: int, *, normalized: boo
             den_s, den_t = 1 - p[t], 1 - p[s]
         else:
             den_s, den_t = p[s] + rest, p[t] + rest
-        total += pattern_probability(sub, ratio, keep) / (den_s * den_t)
-    return ratio * keep_prob * (p[s] - p[t]) * total
+        total += pattern_probability(sub, drop_ratio, keep) / (den_s * den_t)
+    return drop_ratio * keep_prob * (p[s] - p[t]) * total
 
 
-def sign_certificate(difference, p: Sequence, ratio, s: int, t: int) -> dict:
+def sign_certificate(difference, p: Sequence, drop_ratio, s: int, t: int) -> dict:
     """Certify that `difference` = c_t - c_s has the sign of p_s - p_t for 0 < r < 1 and p > 0.
 
     Factors it as  r (1 - r) (p_s - p_t) N / D  and checks that the polynomials N and D (in p and r) have only
@@ -226,8 +229,8 @@ def sign_certificate(difference, p: Sequence, ratio, s: int, t: int) -> dict:
     """
     factored = sp.factor(difference)
     numerator, denominator = sp.fraction(sp.cancel(sp.together(difference)))
-    cofactor = sp.cancel(numerator / (ratio * (1 - ratio) * (p[s] - p[t])))
-    gens = (*p, ratio)
+    cofactor = sp.cancel(numerator / (drop_ratio * (1 - drop_ratio) * (p[s] - p[t])))
+    gens = (*p, drop_ratio)
     positive = False
     if cofactor.is_polynomial(*gens) and denominator.is_polynomial(*gens):
         num_coeffs = sp.Poly(cofactor, *gens).coeffs()
@@ -239,34 +242,35 @@ def sign_certificate(difference, p: Sequence, ratio, s: int, t: int) -> dict:
     return {"factored": factored, "numerator": cofactor, "denominator": denominator, "positive": positive}
 
 
-def expected_output_symbolic(p: Sequence, values: Sequence, ratio, *, all_dropped: str = "zero",
-                             normalized: bool = True):
+def expected_output_symbolic(
+    p: Sequence, values: Sequence, drop_ratio, *, all_dropped: str = "zero", normalized: bool = True
+):
     """E[o] = sum over patterns of P(m) sum_j p_hat_j(m) v_j, expanded. `values` are symbols standing for v_j."""
     n = len(p)
     total = sp.Integer(0)
     for pattern in keep_patterns(n):
         weights = dropkey_weights_symbolic(p, pattern, all_dropped=all_dropped, normalized=normalized)
-        total += pattern_probability(pattern, ratio) * sp.Add(*[w * v for w, v in zip(weights, values)])
+        total += pattern_probability(pattern, drop_ratio) * sp.Add(*[w * v for w, v in zip(weights, values)])
     return sp.expand(total)
 
 
-def dropout_weights_symbolic(p: Sequence, pattern: Sequence[int], ratio) -> list:
+def dropout_weights_symbolic(p: Sequence, pattern: Sequence[int], drop_ratio) -> list:
     """Classic post-softmax attention dropout (timm's `attn_drop`): m_j p_j / (1 - r), no renormalisation."""
-    return [mj * pj / (1 - ratio) for pj, mj in zip(p, pattern)]
+    return [mj * pj / (1 - drop_ratio) for pj, mj in zip(p, pattern)]
 
 
-def expected_dropout_weights_symbolic(p: Sequence, ratio) -> list:
+def expected_dropout_weights_symbolic(p: Sequence, drop_ratio) -> list:
     """E[m_j p_j / (1 - r)] over all keep patterns, simplified: it is p_j, i.e. unbiased and with no smoothing."""
     n = len(p)
     total = [sp.Integer(0)] * n
     for pattern in keep_patterns(n):
-        weight = pattern_probability(pattern, ratio)
-        for j, w in enumerate(dropout_weights_symbolic(p, pattern, ratio)):
+        weight = pattern_probability(pattern, drop_ratio)
+        for j, w in enumerate(dropout_weights_symbolic(p, pattern, drop_ratio)):
             total[j] += weight * w
     return [sp.factor(x) for x in total]
 
 
-def dropout_row_sum_symbolic(p: Sequence, ratio) -> tuple:
+def dropout_row_sum_symbolic(p: Sequence, drop_ratio) -> tuple:
     """Mean and variance of the row sum S = sum_j m_j p_j / (1 - r) under post-softmax dropout (sum_j p_j = 1).
 
     Returns (E[S], Var[S]) simplified: E[S] = 1 but Var[S] = r / (1 - r) * sum_j p_j**2 > 0, so single rows do not
@@ -276,8 +280,8 @@ def dropout_row_sum_symbolic(p: Sequence, ratio) -> tuple:
     mean = sp.Integer(0)
     second = sp.Integer(0)
     for pattern in keep_patterns(n):
-        row_sum = sp.Add(*dropout_weights_symbolic(p, pattern, ratio))
-        weight = pattern_probability(pattern, ratio)
+        row_sum = sp.Add(*dropout_weights_symbolic(p, pattern, drop_ratio))
+        weight = pattern_probability(pattern, drop_ratio)
         mean += weight * row_sum
         second += weight * row_sum**2
     mean = sp.simplify(on_simplex(mean, p))
@@ -289,9 +293,9 @@ def dropout_row_sum_symbolic(p: Sequence, ratio) -> tuple:
 # 2. Exact numbers
 
 
-def expected_weights_enumerate(p, ratio: float, *, all_dropped: str = "zero") -> np.ndarray:
+def expected_weights_enumerate(p, drop_ratio: float, *, all_dropped: str = "zero") -> np.ndarray:
     """E[p_hat] (..., n) by brute force over all 2**n keep patterns. Exact up to float64 rounding; n <= 20."""
-    ratio = check_ratio(ratio)
+    drop_ratio = check_drop_ratio(drop_ratio)
     check_all_dropped(all_dropped)
     arr = check_probabilities(p)
     n = arr.shape[-1]
@@ -299,17 +303,17 @@ def expected_weights_enumerate(p, ratio: float, *, all_dropped: str = "zero") ->
         raise ValueError(f"enumeration visits 2**n patterns; n = {n} is too large (use the integral method)")
     masks = np.array(keep_patterns(n), dtype=np.float64)  # (2**n, n)
     kept = masks.sum(axis=1)
-    probs = (1.0 - ratio) ** kept * ratio ** (n - kept)  # (2**n,); 0.0 ** 0 = 1 handles ratio = 0
+    probs = (1.0 - drop_ratio) ** kept * drop_ratio ** (n - kept)  # (2**n,); 0.0 ** 0 = 1 handles ratio = 0
     nonempty = kept > 0
     masks, probs = masks[nonempty], probs[nonempty]
     denominators = arr @ masks.T  # (..., P)
     expected = arr * ((probs / denominators) @ masks)  # (..., n)
     if all_dropped == "uniform":
-        expected = expected + ratio**n / n
+        expected = expected + drop_ratio**n / n
     return expected
 
 
-def _smoothing_coefficients_integral(p: np.ndarray, ratio: float) -> np.ndarray:
+def _smoothing_coefficients_integral(p: np.ndarray, drop_ratio: float) -> np.ndarray:
     """c_j (all-dropped counted as 0) for p (..., n) from the one-dimensional integral.
 
     With 1/x = int_0^inf exp(-t x) dt and independent keys,
@@ -323,8 +327,8 @@ def _smoothing_coefficients_integral(p: np.ndarray, ratio: float) -> np.ndarray:
     p_min = float(p.min())
     t_max = (_QUAD_TAIL + math.log(1.0 / p_min)) / p_min
     s = np.arange(math.log(_QUAD_T_MIN), math.log(t_max) + _QUAD_STEP, _QUAD_STEP)
-    log_r = math.log(ratio) if ratio > 0 else -math.inf
-    log_keep = math.log1p(-ratio)
+    log_r = math.log(drop_ratio) if drop_ratio > 0 else -math.inf
+    log_keep = math.log1p(-drop_ratio)
     flat = p.reshape(-1, p.shape[-1])
     out = np.empty_like(flat)
     # Bound the (nodes x rows x n) work array to about 4M entries.
@@ -338,11 +342,11 @@ def _smoothing_coefficients_integral(p: np.ndarray, ratio: float) -> np.ndarray:
             log_factor = np.logaddexp(log_r, log_keep - t * rows)  # log(r + (1 - r) e^{-t p_i}), (K, R, n)
             log_prod = log_factor.sum(axis=-1, keepdims=True)
             acc += (t * np.exp(-t * rows + log_prod - log_factor)).sum(axis=0)
-        out[start : start + rows_per_chunk] = (1.0 - ratio) * _QUAD_STEP * acc
+        out[start : start + rows_per_chunk] = (1.0 - drop_ratio) * _QUAD_STEP * acc
     return out.reshape(p.shape)
 
 
-def smoothing_coefficients(p, ratio: float, *, all_dropped: str = "zero", method: str = "auto") -> np.ndarray:
+def smoothing_coefficients(p, drop_ratio: float, *, all_dropped: str = "zero", method: str = "auto") -> np.ndarray:
     """Exact smoothing coefficients c (..., n), defined by E[p_hat_j] = c_j p_j, for probability vectors p.
 
     - `all_dropped="zero"` (default): the mathematical DropKey, where an all-dropped row has no weight; then
@@ -352,7 +356,7 @@ def smoothing_coefficients(p, ratio: float, *, all_dropped: str = "zero", method
       exact to about 1e-13 relative for any n; "auto" enumerates for n <= `ENUMERATION_MAX_KEYS`.
     Not Monte Carlo: the result is deterministic. For n = 1024 it takes a few milliseconds.
     """
-    ratio = check_ratio(ratio)
+    drop_ratio = check_drop_ratio(drop_ratio)
     check_all_dropped(all_dropped)
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -360,24 +364,24 @@ def smoothing_coefficients(p, ratio: float, *, all_dropped: str = "zero", method
     n = arr.shape[-1]
     if method == "auto":
         method = "enumerate" if n <= ENUMERATION_MAX_KEYS else "integral"
-    if ratio == 0.0:
+    if drop_ratio == 0.0:
         coeffs = np.ones_like(arr)
     elif method == "enumerate":
-        return expected_weights_enumerate(arr, ratio, all_dropped=all_dropped) / arr
+        return expected_weights_enumerate(arr, drop_ratio, all_dropped=all_dropped) / arr
     else:
-        coeffs = _smoothing_coefficients_integral(arr, ratio)
+        coeffs = _smoothing_coefficients_integral(arr, drop_ratio)
     if all_dropped == "uniform":
-        coeffs = coeffs + ratio**n / (n * arr)
+        coeffs = coeffs + drop_ratio**n / (n * arr)
     return coeffs
 
 
-def expected_weights(p, ratio: float, *, all_dropped: str = "zero", method: str = "auto") -> np.ndarray:
+def expected_weights(p, drop_ratio: float, *, all_dropped: str = "zero", method: str = "auto") -> np.ndarray:
     """E[p_hat] = c * p (..., n), exact (see `smoothing_coefficients`)."""
     arr = check_probabilities(p)
-    return smoothing_coefficients(arr, ratio, all_dropped=all_dropped, method=method) * arr
+    return smoothing_coefficients(arr, drop_ratio, all_dropped=all_dropped, method=method) * arr
 
 
-def smoothing_coefficients_approx(p, ratio: float, *, order: int = 1) -> np.ndarray:
+def smoothing_coefficients_approx(p, drop_ratio: float, *, order: int = 1) -> np.ndarray:
     """Large-n approximation of c_j (all-dropped counted as 0).
 
     The kept mass of the other keys, X = p_j + sum_{i != j} m_i p_i, has mean mu_j = 1 - r + r p_j and variance
@@ -386,15 +390,15 @@ def smoothing_coefficients_approx(p, ratio: float, *, order: int = 1) -> np.ndar
     (1 - r) Var[X] / mu_j**3. Both miss the event that every other key is dropped (probability r**(n-1)), which
     matters for small n.
     """
-    ratio = check_ratio(ratio)
+    drop_ratio = check_drop_ratio(drop_ratio)
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     arr = check_probabilities(p)
-    mu = 1.0 - ratio + ratio * arr
-    coeffs = (1.0 - ratio) / mu
+    mu = 1.0 - drop_ratio + drop_ratio * arr
+    coeffs = (1.0 - drop_ratio) / mu
     if order == 2:
-        var = ratio * (1.0 - ratio) * ((arr**2).sum(axis=-1, keepdims=True) - arr**2)
-        coeffs = coeffs + (1.0 - ratio) * var / mu**3
+        var = drop_ratio * (1.0 - drop_ratio) * ((arr**2).sum(axis=-1, keepdims=True) - arr**2)
+        coeffs = coeffs + (1.0 - drop_ratio) * var / mu**3
     return coeffs
 
 
@@ -418,17 +422,21 @@ class MonteCarloEstimate(NamedTuple):
     num_samples: int
 
 
-def smoothing_coefficients_mc(p, ratio: float, num_samples: int = 100_000, *,
-                              generator: torch.Generator | None = None,
-                              chunk_size: int = 65_536) -> MonteCarloEstimate:
+def smoothing_coefficients_mc(
+    p,
+    drop_ratio: float,
+    num_samples: int = 100_000,
+    *,
+    generator: torch.Generator | None = None,
+    chunk_size: int = 65_536,
+) -> MonteCarloEstimate:
     """Estimate c (..., n) by sampling the library's own `dropkey_weights` on the logits log p, in float64.
 
     Every sample draws a fresh Bernoulli(ratio) mask; the estimate is mean(p_hat) / p. Because `dropkey_weights`
     gives all-dropped rows uniform attention, this estimates `smoothing_coefficients(p, ratio, all_dropped="uniform")`.
     """
-    ratio = check_ratio(ratio)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
-        raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
+    drop_ratio = check_drop_ratio(drop_ratio)
+    check_positive_int(num_samples, "num_samples", minimum=2)
     arr = check_probabilities(p)
     scores = torch.from_numpy(np.log(arr))
     total = torch.zeros(scores.shape, dtype=torch.float64)
@@ -437,7 +445,7 @@ def smoothing_coefficients_mc(p, ratio: float, num_samples: int = 100_000, *,
     with _one_thread():
         while done < num_samples:
             size = min(chunk_size, num_samples - done)
-            weights = dropkey_weights(scores.expand(size, *scores.shape), ratio, generator=generator)
+            weights = dropkey_weights(scores.expand(size, *scores.shape), drop_ratio, generator=generator)
             total += weights.sum(dim=0)
             total_sq += (weights**2).sum(dim=0)
             done += size
@@ -457,11 +465,11 @@ def entropy(p, axis: int = -1) -> np.ndarray:
     return -(arr * np.log(safe)).sum(axis=axis)
 
 
-def conditional_expected_weights(p, ratio: float, *, method: str = "auto") -> np.ndarray:
+def conditional_expected_weights(p, drop_ratio: float, *, method: str = "auto") -> np.ndarray:
     """E[p_hat | the row keeps at least one key] = c * p / (1 - ratio**n): the expected attention as a distribution."""
     arr = check_probabilities(p)
-    ratio = check_ratio(ratio)
-    return expected_weights(arr, ratio, method=method) / (1.0 - ratio ** arr.shape[-1])
+    drop_ratio = check_drop_ratio(drop_ratio)
+    return expected_weights(arr, drop_ratio, method=method) / (1.0 - drop_ratio ** arr.shape[-1])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -515,8 +523,11 @@ class ToyAttentionProblem:
 
     def lagrangian(self, smoothed: bool = False):
         """L = f + lambda (sum_j p_j - 1) - sum_j mu_j p_j  (KKT multipliers: mu_j >= 0, mu_j p_j = 0)."""
-        return (self.objective(smoothed) + self.lam * (sp.Add(*self.p) - 1)
-                - sp.Add(*[mj * pj for mj, pj in zip(self.mu, self.p)]))
+        return (
+            self.objective(smoothed)
+            + self.lam * (sp.Add(*self.p) - 1)
+            - sp.Add(*[mj * pj for mj, pj in zip(self.mu, self.p)])
+        )
 
     def dL_dp(self, s: int, smoothed: bool = False):
         """dL/dp_s by differentiation."""
@@ -548,8 +559,7 @@ class ToyAttentionProblem:
     def dL_dp_closed_form(self, s: int, smoothed: bool = False):
         """(c_s) [ (sum_j w_j beta_j - M) beta_s + (sum_j w_j alpha_j) . alpha_s ] + lambda - mu_s."""
         scale = self.c[s] if smoothed else 1
-        inner = (self.fit_along_target(smoothed) * self.beta[s]
-                 + (self.off_target(smoothed).T * self.alpha_vec(s))[0, 0])
+        inner = self.fit_along_target(smoothed) * self.beta[s] + (self.off_target(smoothed).T * self.alpha_vec(s))[0, 0]
         return scale * inner + self.lam - self.mu[s]
 
     def dL_dv_closed_form(self, s: int, smoothed: bool = False) -> sp.Matrix:
@@ -568,10 +578,8 @@ class ToyAttentionProblem:
 
 def toy_attention_problem(n: int = 3, dim: int = 2) -> ToyAttentionProblem:
     """The symbols and vectors of the gradient argument for n keys with d-dimensional values (d >= 2)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
-        raise ValueError(f"dim must be an integer >= 2, got {dim!r}")
+    check_positive_int(n, "n", minimum=2)
+    check_positive_int(dim, "dim", minimum=2)
     p = probability_symbols(n)
     c = probability_symbols(n, "c")
     beta = tuple(sp.Symbol(f"beta_{j}", real=True) for j in range(1, n + 1))
@@ -584,16 +592,15 @@ def toy_attention_problem(n: int = 3, dim: int = 2) -> ToyAttentionProblem:
     mu = tuple(sp.Symbol(f"mu_{j}", nonnegative=True) for j in range(1, n + 1))
     e = sp.Matrix([1] + [0] * (dim - 1))
     v = tuple(sp.Matrix([beta[j], *alpha[j]]) for j in range(n))
-    return ToyAttentionProblem(n=n, dim=dim, p=p, c=c, beta=beta, alpha=alpha, M=M, lam=lam, mu=mu,
-                               e=e, y=M * e, v=v)
+    return ToyAttentionProblem(n=n, dim=dim, p=p, c=c, beta=beta, alpha=alpha, M=M, lam=lam, mu=mu, e=e, y=M * e, v=v)
 
 
 @dataclass
 class ToyTrainingHistory:
     """Per-seed curves of one toy training run, each (num_seeds, steps + 1), step 0 being the initialisation."""
 
-    ratio: float
-    regulariser: str
+    drop_ratio: float
+    mode: str
     entropy: np.ndarray  # entropy of softmax(logits), divided by log n (1 = uniform)
     max_weight: np.ndarray  # largest weight of softmax(logits)
     loss: np.ndarray  # the plain (no-drop) objective 1/2 ||softmax(z) @ V - y||^2
@@ -604,9 +611,9 @@ class ToyTrainingHistory:
 
 
 def train_toy_attention(
-    ratio: float,
+    drop_ratio: float,
     *,
-    regulariser: str = "dropkey",
+    mode: str = "dropkey",
     num_keys: int = 16,
     dim: int = 8,
     target_norm: float = 3.0,
@@ -621,18 +628,18 @@ def train_toy_attention(
     """Gradient descent on 1/2 ||sum_j w_j v_j - y||^2 over the logits z and the values v of one query.
 
     w = softmax(z) for ratio = 0; otherwise, with a fresh mask at every step (`draws` masks per step, loss averaged
-    over them), w = `dropkey_weights(z, ratio)` (`regulariser="dropkey"`) or classic post-softmax dropout
-    w = m * softmax(z) / (1 - ratio) (`regulariser="dropout"`). The target is y = target_norm * e_1; values start small
+    over them), w = `dropkey_weights(z, ratio)` (`mode="dropkey"`) or classic post-softmax dropout
+    w = m * softmax(z) / (1 - ratio) (`mode="dropout"`). The target is y = target_norm * e_1; values start small
     (std `value_init`, so |beta_j| << M as the gradient argument assumes) and logits start near uniform
     (std `logit_init`). `num_seeds` independent problems run side by side; the initialisation depends on `seed`
     only, so every ratio starts from the same problems. Returns the curves of the clean attention softmax(z).
     """
-    ratio = check_ratio(ratio)
-    if regulariser not in ("dropkey", "dropout"):
-        raise ValueError(f"regulariser must be 'dropkey' or 'dropout', got {regulariser!r}")
+    drop_ratio = check_drop_ratio(drop_ratio)
+    if mode not in ("dropkey", "dropout"):
+        raise ValueError(f"regulariser must be 'dropkey' or 'dropout', got {mode!r}")
     init_gen = torch.Generator().manual_seed(seed)
     mask_gen = torch.Generator().manual_seed(seed + 1)
-    logits = (torch.randn(num_seeds, num_keys, generator=init_gen, dtype=torch.float64) * logit_init)
+    logits = torch.randn(num_seeds, num_keys, generator=init_gen, dtype=torch.float64) * logit_init
     values = torch.randn(num_seeds, num_keys, dim, generator=init_gen, dtype=torch.float64) * value_init
     logits.requires_grad_()
     values.requires_grad_()
@@ -652,12 +659,13 @@ def train_toy_attention(
     record()
     with _one_thread():
         for _ in range(steps):
-            if ratio > 0 and regulariser == "dropkey":
-                weights = dropkey_weights(logits.unsqueeze(1).expand(num_seeds, draws, num_keys), ratio,
-                                          generator=mask_gen)
-            elif ratio > 0:
-                keep = torch.rand(num_seeds, draws, num_keys, generator=mask_gen, dtype=torch.float64) >= ratio
-                weights = logits.softmax(dim=-1).unsqueeze(1) * keep / (1.0 - ratio)
+            if drop_ratio > 0 and mode == "dropkey":
+                weights = dropkey_weights(
+                    logits.unsqueeze(1).expand(num_seeds, draws, num_keys), drop_ratio, generator=mask_gen
+                )
+            elif drop_ratio > 0:
+                keep = torch.rand(num_seeds, draws, num_keys, generator=mask_gen, dtype=torch.float64) >= drop_ratio
+                weights = logits.softmax(dim=-1).unsqueeze(1) * keep / (1.0 - drop_ratio)
             else:
                 weights = logits.softmax(dim=-1).unsqueeze(1)
             outputs = weights @ values  # (seeds, draws, dim)
@@ -668,8 +676,8 @@ def train_toy_attention(
                 values -= lr * grad_values
             record()
     return ToyTrainingHistory(
-        ratio=ratio,
-        regulariser=regulariser if ratio > 0 else "none",
+        drop_ratio=drop_ratio,
+        mode=mode if drop_ratio > 0 else "none",
         entropy=np.stack(entropies, axis=1),
         max_weight=np.stack(max_weights, axis=1),
         loss=np.stack(losses, axis=1),
@@ -677,7 +685,7 @@ def train_toy_attention(
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Plotting helpers (matplotlib is imported lazily)
+# Example attention rows and approximation errors for the figures
 
 
 def peaked_attention(n: int, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
@@ -688,82 +696,14 @@ def peaked_attention(n: int, temperature: float = 1.0, seed: int = 0) -> np.ndar
     return weights / weights.sum()
 
 
-def plot_flattening_map(ax, p, ratios: Sequence[float]) -> None:
-    """Expected attention E[p_hat_j | row not empty] against p_j for each ratio, log-log, with the identity."""
-    arr = check_probabilities(p)
-    order = np.argsort(arr)
-    for ratio in ratios:
-        ax.plot(arr[order], conditional_expected_weights(arr, ratio)[order], "o-", ms=3, label=f"ratio {ratio:g}")
-    lo, hi = arr.min() * 0.8, arr.max() * 1.25
-    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="no change")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("original weight $p_j$")
-    ax.set_ylabel(r"expected weight $c_j p_j / (1 - r^n)$")
-    ax.legend(fontsize=8)
-
-
-def plot_entropy_vs_ratio(ax, rows: dict, ratios: Sequence[float]) -> None:
-    """Normalised entropy of the expected attention (given a non-empty row) against the ratio, one line per row."""
-    for label, p in rows.items():
-        arr = check_probabilities(p)
-        values = [entropy(conditional_expected_weights(arr, r)) / math.log(arr.shape[-1]) for r in ratios]
-        ax.plot(ratios, values, label=label)
-    ax.set_xlabel("drop ratio $r$")
-    ax.set_ylabel("entropy / log n")
-    ax.legend(fontsize=8)
-
-
-def plot_training_curves(axes, histories: Sequence[ToyTrainingHistory]) -> None:
-    """Seed-averaged normalised entropy (axes[0]) and max weight (axes[1]) of softmax(z) over training steps."""
-    for hist in histories:
-        name = {"dropkey": "DropKey", "dropout": "post-softmax dropout"}.get(hist.regulariser, "vanilla")
-        label = "vanilla" if hist.ratio == 0 else f"{name} {hist.ratio:g}"
-        for ax, curve in zip(axes, (hist.entropy, hist.max_weight)):
-            mean = curve.mean(axis=0)
-            err = curve.std(axis=0) / math.sqrt(curve.shape[0])
-            ax.plot(hist.steps, mean, label=label)
-            ax.fill_between(hist.steps, mean - err, mean + err, alpha=0.2)
-    axes[0].set_ylabel("entropy of softmax(z) / log n")
-    axes[1].set_ylabel("largest weight of softmax(z)")
-    for ax in axes:
-        ax.set_xlabel("gradient step")
-        ax.legend(fontsize=8)
-
-
-def approximation_errors(ns: Sequence[int], ratio: float, *, order: int = 1, temperature: float = 1.0,
-                         seed: int = 0) -> np.ndarray:
+def approximation_errors(
+    ns: Sequence[int], drop_ratio: float, *, order: int = 1, temperature: float = 1.0, seed: int = 0
+) -> np.ndarray:
     """Largest relative error of `smoothing_coefficients_approx` against the exact c, for one attention row
     `peaked_attention(n, temperature, seed)` per n."""
     errors = []
     for n in ns:
         p = peaked_attention(int(n), temperature, seed)
-        exact = smoothing_coefficients(p, ratio)
-        errors.append(float(np.max(np.abs(smoothing_coefficients_approx(p, ratio, order=order) / exact - 1))))
+        exact = smoothing_coefficients(p, drop_ratio)
+        errors.append(float(np.max(np.abs(smoothing_coefficients_approx(p, drop_ratio, order=order) / exact - 1))))
     return np.array(errors)
-
-
-def plot_expected_attention_bars(ax, p, ratio: float) -> None:
-    """Bars of the original attention p and of the expected DropKey attention given a non-empty row."""
-    arr = check_probabilities(p)
-    keys = np.arange(1, arr.shape[-1] + 1)
-    ax.bar(keys - 0.2, arr, width=0.4, label="original $p_j$")
-    ax.bar(keys + 0.2, conditional_expected_weights(arr, ratio), width=0.4, label=r"expected, $c_jp_j/(1-r^n)$")
-    ax.set_xlabel("key $j$")
-    ax.set_ylabel("attention weight")
-    flattened = entropy(conditional_expected_weights(arr, ratio))
-    ax.set_title(f"ratio {ratio:.2f}: entropy {entropy(arr):.3f} -> {flattened:.3f}")
-    ax.legend(fontsize=8)
-
-
-def plot_coefficients(ax, p, ratio: float) -> None:
-    """c_j against p_j: exact, its large-n approximation, and the line c = 1."""
-    arr = check_probabilities(p)
-    order = np.argsort(arr)
-    ax.plot(arr[order], smoothing_coefficients(arr, ratio)[order], "o-", label="exact $c_j$")
-    ax.plot(arr[order], smoothing_coefficients_approx(arr, ratio)[order], "--", label="large-n approximation")
-    ax.axhline(1.0, color="k", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("original weight $p_j$")
-    ax.set_ylabel("smoothing coefficient $c_j$")
-    ax.legend(fontsize=8)

@@ -1,12 +1,12 @@
 """Train a TinyViT on CIFAR-10: the library function the notebooks call, and the `dropkey-train` CLI.
 
     dropkey-train                          # full mode: DropKey (mean ratio 0.1, decreasing with depth), all data
-    dropkey-train --mode dropout --ratio 0.1 --out runs/dropout
+    dropkey-train --mode dropout --drop-ratio 0.1 --out runs/dropout
     dropkey-train --quick                  # small data, model and epochs: well under a minute on 2 cores
     dropkey-train --out runs/x --resume    # continue an interrupted run from its last checkpoint
 
-A run folder holds `config.json`, `history.json` (one record per epoch) and `checkpoint.pt`, each written
-atomically after every epoch. Ctrl-C finishes the current step, saves a checkpoint and exits; `--resume` then
+A run folder (see `rundir`) holds `config.json`, `history.json` (one record per epoch) and `checkpoint.pt`, each
+written atomically after every epoch. Ctrl-C finishes the current step, saves a checkpoint and exits; `--resume` then
 continues exactly where it stopped: with the same seed it ends with the same weights as an uninterrupted run.
 
 Randomness, and why runs can be paired across configurations:
@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,17 +35,15 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import rundir
 from .attention import MODES
-from .data import CIFAR10Data, iterate_batches, load_cifar10, subset, to_float
-from .files import save_json, save_torch
+from .checks import check_choice, check_positive_int
+from .data import CIFAR10Data, epoch_generator, eval_batches, iterate_batches, load_cifar10, subset
 from .schedules import SCHEDULES
 from .settings import quick_mode
 from .vit import TinyViT, ViTConfig
 
 AUGMENTATIONS = ("crop_flip", "flip", "none")
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.json"
-CONFIG = "config.json"
 
 
 @dataclass
@@ -53,7 +51,7 @@ class TrainConfig:
     """Everything that defines a training run. Defaults are full mode; see `QUICK` for quick mode."""
 
     mode: str = "dropkey"  # attention regulariser, one of attention.MODES
-    ratio: float = 0.1  # mean drop ratio over the layers
+    drop_ratio: float = 0.1  # mean drop ratio over the layers
     schedule: str = "linear_down"  # how the ratio changes with depth, one of schedules.SCHEDULES
     window_size: int = 3  # block / cross window side for the structured modes
     dim: int = 96
@@ -75,30 +73,19 @@ class TrainConfig:
     train_eval_size: int = 5000  # clean (eval-mode, unaugmented) accuracy is measured on this many train images
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "dim", "depth", "num_heads", "train_eval_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("epochs", "batch_size", "train_eval_size"):
+            check_positive_int(getattr(self, name), name)
         for name in ("train_size", "test_size"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 10):
-                raise ValueError(f"{name} must be None (all) or an integer >= 10, got {value!r}")
-        if self.augment not in AUGMENTATIONS:
-            raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}; got {self.augment!r}")
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), f"{name} (None for all)", minimum=10)
+        check_choice(self.augment, AUGMENTATIONS, "augment")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
-        self.model_config()  # validates mode, ratio, schedule and window_size
+        self.model_config()  # validates the model's fields: size, mode, drop_ratio, schedule and window_size
 
     def model_config(self) -> ViTConfig:
-        return ViTConfig(
-            dim=self.dim,
-            depth=self.depth,
-            num_heads=self.num_heads,
-            attention_mode=self.mode,
-            drop_ratio=self.ratio,
-            drop_schedule=self.schedule,
-            window_size=self.window_size,
-        )
+        """The architecture and regulariser of the model this run trains."""
+        return ViTConfig.from_settings(asdict(self))
 
     @classmethod
     def create(cls, quick: bool | None = None, **overrides: Any) -> "TrainConfig":
@@ -155,11 +142,12 @@ def train(
         print(
             "!" * 80 + "\n! Training on the small CIFAR-10 sample bundled with dropkey_lib, not the full data set.\n"
             "! Accuracies are not comparable with full CIFAR-10. Set DROPKEY_DATA or --data to use the real data.\n"
-            + "!" * 80
+            + "!"
+            * 80
         )
-    train_images, train_labels = take_subset(data.train_images, data.train_labels, config.train_size, config.seed)
-    test_images, test_labels = take_subset(data.test_images, data.test_labels, config.test_size, config.seed)
-    probe_images, probe_labels = take_subset(train_images, train_labels, config.train_eval_size, config.seed)
+    train_images, train_labels = subset(data.train_images, data.train_labels, config.train_size, config.seed)
+    test_images, test_labels = subset(data.test_images, data.test_labels, config.test_size, config.seed)
+    probe_images, probe_labels = subset(train_images, train_labels, config.train_eval_size, config.seed)
 
     torch.manual_seed(config.seed)
     model = TinyViT(config.model_config())
@@ -215,7 +203,9 @@ def train(
                 totals["loss"] += loss.item() * len(labels)
                 totals["correct"] += int((logits.argmax(dim=1) == labels).sum())
                 totals["seen"] += len(labels)
-                bar.set_postfix(loss=f"{totals['loss'] / totals['seen']:.3f}", acc=f"{totals['correct'] / totals['seen']:.1%}")
+                bar.set_postfix(
+                    loss=f"{totals['loss'] / totals['seen']:.3f}", acc=f"{totals['correct'] / totals['seen']:.1%}"
+                )
                 if stop.requested and step + 1 < steps_per_epoch:
                     totals["seconds"] += time.perf_counter() - started
                     _interrupt(run_dir, config, model, optimizer, history, epoch, step + 1, totals)
@@ -255,20 +245,14 @@ def learning_rate(step: int, total_steps: int, warmup_steps: int, base_lr: float
     return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The generator that shuffles and augments epoch `epoch` of a run with `seed` (the same for every mode)."""
-    return torch.Generator().manual_seed(seed * 100_003 + epoch)
-
-
 @torch.no_grad()
 def evaluate(model: TinyViT, images: Tensor, labels: Tensor, batch_size: int = 250) -> tuple[float, float]:
     """Mean cross-entropy and accuracy in eval mode (no drops) on uint8 images (N, 3, 32, 32)."""
     was_training = model.training
     model.eval()
     loss_sum, correct = 0.0, 0
-    for start in range(0, len(images), batch_size):
-        logits = model(to_float(images[start : start + batch_size]))
-        batch_labels = labels[start : start + batch_size]
+    for batch, batch_labels in eval_batches(images, labels, batch_size):
+        logits = model(batch)
         loss_sum += F.cross_entropy(logits, batch_labels, reduction="sum").item()
         correct += int((logits.argmax(dim=1) == batch_labels).sum())
     model.train(was_training)
@@ -282,26 +266,6 @@ def format_record(record: dict, epochs: int) -> str:
         f"test loss {record['test_loss']:.3f} acc {record['test_accuracy']:.1%}  "
         f"({record['seconds']:.0f} s, {record['images_per_second']:.0f} img/s)"
     )
-
-
-def take_subset(images: Tensor, labels: Tensor, size: int | None, seed: int) -> tuple[Tensor, Tensor]:
-    """A class-balanced subset of at most `size` images (all of them when `size` is None or too large)."""
-    if size is None or size >= len(images):
-        return images, labels
-    return subset(images, labels, size, seed)
-
-
-def load_model(path: str | os.PathLike) -> TinyViT:
-    """Load a trained TinyViT from a checkpoint file or a run folder, in eval mode."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: pass a run folder or its {CHECKPOINT}")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    model = TinyViT(TrainConfig(**checkpoint["config"]).model_config())
-    model.load_state_dict(checkpoint["model"])
-    return model.eval()
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -321,6 +285,7 @@ def _save(
     """Write the checkpoint, then the history, each atomically. `epoch` counts completed epochs."""
     checkpoint = {
         "config": asdict(config),
+        "model_config": model.config.to_dict(),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "history": history,
@@ -329,8 +294,8 @@ def _save(
         "totals": totals,
         "torch_rng": torch.get_rng_state(),
     }
-    save_torch(checkpoint, run_dir / CHECKPOINT)
-    save_json(history, run_dir / HISTORY)
+    rundir.write_checkpoint(run_dir, checkpoint)
+    rundir.write_history(run_dir, history)
 
 
 def _start_or_resume(
@@ -342,26 +307,18 @@ def _start_or_resume(
         if resume:
             raise ValueError("resume=True needs out_dir: the folder of the run to continue")
         return fresh
-    checkpoint_path = run_dir / CHECKPOINT
     if not resume:
-        if checkpoint_path.exists():
+        if rundir.has_checkpoint(run_dir):
             raise FileExistsError(
                 f"{run_dir} already holds a run. Continue it with --resume, or pass another --out folder."
             )
         run_dir.mkdir(parents=True, exist_ok=True)
-        save_json(asdict(config), run_dir / CONFIG)
+        rundir.write_config(run_dir, config)
         return fresh
-    if not checkpoint_path.exists():
-        raise FileNotFoundError(f"nothing to resume: {checkpoint_path} does not exist")
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-    saved = TrainConfig(**checkpoint["config"])
-    if saved != config:
-        differences = [
-            f"{f.name}: saved {getattr(saved, f.name)!r}, now {getattr(config, f.name)!r}"
-            for f in fields(TrainConfig)
-            if getattr(saved, f.name) != getattr(config, f.name)
-        ]
-        raise ValueError(f"cannot resume {run_dir} with a different config ({'; '.join(differences)})")
+    if not rundir.has_checkpoint(run_dir):
+        raise FileNotFoundError(f"nothing to resume: {run_dir / rundir.CHECKPOINT_FILE} does not exist")
+    checkpoint = rundir.read_checkpoint(run_dir / rundir.CHECKPOINT_FILE)
+    rundir.check_same_config(checkpoint["config"], asdict(config), run_dir)
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     torch.set_rng_state(checkpoint["torch_rng"])
@@ -409,7 +366,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="dropkey-train", description="Train a TinyViT on CIFAR-10 with DropKey.")
     parser.add_argument("--mode", choices=MODES, help=f"attention regulariser (default {defaults.mode})")
-    parser.add_argument("--ratio", type=float, help=f"mean drop ratio over the layers (default {defaults.ratio})")
+    parser.add_argument(
+        "--drop-ratio", type=float, help=f"mean drop ratio over the layers (default {defaults.drop_ratio})"
+    )
     parser.add_argument("--schedule", choices=SCHEDULES, help=f"ratio over depth (default {defaults.schedule})")
     parser.add_argument("--window-size", type=int, help="block/cross window side (default 3)")
     parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs} ({QUICK['epochs']} with --quick)")
@@ -440,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out or f"runs/{config.mode}-{config.ratio:g}-{config.schedule}-seed{config.seed}")
+    out = Path(args.out or f"runs/{config.mode}-{config.drop_ratio:g}-{config.schedule}-seed{config.seed}")
     print(f"run folder: {out}\nconfig: {json.dumps(asdict(config))}")
     try:
         result = train(config, data=args.data, out_dir=out, resume=args.resume)

@@ -6,22 +6,22 @@
       -> depth x pre-norm Block: x + Attention(LN(x)), then x + MLP(LN(x))
       -> LayerNorm, pool (class token or mean of the patch tokens), linear head -> logits (B, num_classes)
 
-Each block's attention gets its regulariser (`attention_mode`) and its own drop ratio from the depth schedule
-(`drop_ratios(drop_ratio, depth, drop_schedule)`).
+Each block's attention gets its regulariser (`mode`) and its own drop ratio from the depth schedule
+(`drop_ratios(drop_ratio, depth, schedule)`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from .attention import Attention, check_mode, check_window_size
+from .checks import check_positive_int
+from .data import CIFAR10_MEAN, CIFAR10_STD
 from .schedules import drop_ratios
-
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 
 @dataclass
@@ -36,19 +36,23 @@ class ViTConfig:
     num_heads: int = 4
     mlp_ratio: float = 4.0
     pool: str = "cls"  # "cls": classify from the class token; "mean": average the patch tokens (no class token)
-    attention_mode: str = "dropkey"  # one of attention.MODES
+    mode: str = "dropkey"  # the attention regulariser, one of attention.MODES
     drop_ratio: float = 0.1  # mean drop ratio over the layers
-    drop_schedule: str = "linear_down"  # one of schedules.SCHEDULES
+    schedule: str = "linear_down"  # how the drop ratio changes with depth, one of schedules.SCHEDULES
     window_size: int = 3  # side of the block / cross windows of the structured modes
 
     def __post_init__(self) -> None:
+        for name in ("image_size", "patch_size", "num_classes", "dim", "depth", "num_heads"):
+            check_positive_int(getattr(self, name), name)
+        if self.dim % self.num_heads != 0:
+            raise ValueError(f"dim ({self.dim}) must be divisible by num_heads ({self.num_heads})")
         if self.image_size % self.patch_size != 0:
             raise ValueError(f"patch_size ({self.patch_size}) must divide image_size ({self.image_size})")
         if self.pool not in ("cls", "mean"):
             raise ValueError(f"pool must be 'cls' or 'mean', got {self.pool!r}")
-        check_mode(self.attention_mode)
+        check_mode(self.mode)
         check_window_size(self.window_size)
-        drop_ratios(self.drop_ratio, self.depth, self.drop_schedule)  # validates ratio, depth and schedule
+        drop_ratios(self.drop_ratio, self.depth, self.schedule)  # validates drop_ratio and schedule
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -61,6 +65,16 @@ class ViTConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "ViTConfig":
+        """The config made of those entries of `settings` that are `ViTConfig` fields (the others are ignored).
+
+        A `TrainConfig` shares the model's field names, so `ViTConfig.from_settings(asdict(train_config))` is the
+        model that run trains.
+        """
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in settings.items() if key in names})
 
 
 class MLP(nn.Module):
@@ -85,7 +99,7 @@ class Block(nn.Module):
         self.attn = Attention(
             config.dim,
             config.num_heads,
-            mode=config.attention_mode,
+            mode=config.mode,
             drop_ratio=drop_ratio,
             grid_size=config.grid_size,
             window_size=config.window_size,
@@ -111,7 +125,7 @@ class TinyViT(nn.Module):
         num_patches = config.grid_size[0] * config.grid_size[1]
         self.cls_token = nn.Parameter(torch.zeros(1, 1, config.dim)) if config.pool == "cls" else None
         self.pos_embed = nn.Parameter(torch.zeros(1, config.num_prefix_tokens + num_patches, config.dim))
-        self.layer_drop_ratios = drop_ratios(config.drop_ratio, config.depth, config.drop_schedule)
+        self.layer_drop_ratios = drop_ratios(config.drop_ratio, config.depth, config.schedule)
         self.blocks = nn.ModuleList(Block(config, ratio) for ratio in self.layer_drop_ratios)
         self.norm = nn.LayerNorm(config.dim)
         self.head = nn.Linear(config.dim, config.num_classes)

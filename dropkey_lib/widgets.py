@@ -28,7 +28,9 @@ from typing import Any, Sequence
 
 from . import train as training
 from .attention import MODES
-from .runs import Run, summary_table
+from .plots import plot_history
+from .rundir import Run
+from .runs import summary_table
 from .schedules import SCHEDULES, drop_ratios
 
 PLACEHOLDER_TEXT = "Press Train to start a run."
@@ -46,41 +48,13 @@ def render_curves(
     figsize: tuple[float, float] = (9.0, 3.3),
     dpi: int = 90,
 ) -> bytes:
-    """PNG bytes of two panels: loss and accuracy per epoch, train vs test.
-
-    Loss: train (augmented batches, drops on) and test. Accuracy: train (augmented, drops on), clean train
-    (`train_eval_accuracy`: eval mode, no augmentation) and test. The x axis spans `epochs` when given, so the
-    plot does not rescale while a run is going. An empty history draws empty axes.
-    """
+    """PNG bytes of `plots.plot_history` (loss and accuracy per epoch), drawn off-screen with matplotlib's Agg."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
-    loss_ax, acc_ax = fig.subplots(1, 2)
-    x = [r["epoch"] for r in history]
-    style = dict(marker="o", markersize=3)
-    loss_ax.plot(x, [r["train_loss"] for r in history], color="tab:blue", label="train (augmented, drops on)", **style)
-    loss_ax.plot(x, [r["test_loss"] for r in history], color="tab:orange", label="test", **style)
-    acc_ax.plot(x, [r["train_accuracy"] for r in history], color="tab:blue", alpha=0.45, label="train (augmented, drops on)", **style)
-    acc_ax.plot(x, [r["train_eval_accuracy"] for r in history], color="tab:blue", label="train (clean)", **style)
-    acc_ax.plot(x, [r["test_accuracy"] for r in history], color="tab:orange", label="test", **style)
-    loss_ax.set_title("loss", fontsize=10)
-    acc_ax.set_title("accuracy", fontsize=10)
-    acc_ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.0%}"))
-    last = max([epochs or 0] + x + [1])
-    for ax in (loss_ax, acc_ax):
-        ax.set_xlabel("epoch")
-        ax.set_xlim(0.5, last + 0.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-    if not history:
-        acc_ax.set_ylim(0.0, 1.0)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    plot_history(history, epochs=epochs, title=title, fig=fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -183,9 +157,9 @@ class TrainingDashboard:
     data: a loaded `CIFAR10Data`; every run reuses it (`train(..., data=data)`), so it is loaded only once.
     base: the `TrainConfig` whose other settings (model size, lr, batch size, seed, test size, ...) every run
         uses; the controls start at its values. Default: `TrainConfig.create()` (quick or full mode).
-    out_dir: when given, each run is saved in its own folder `out_dir/run-<n>` (loadable with `runs.load_run`).
+    out_dir: when given, each run is saved in its own folder `out_dir/run-<n>` (loadable with `rundir.load_run`).
 
-    `runs` holds every finished run as a `runs.Run`, so `runs.plot_runs(dashboard.runs)` compares them.
+    `runs` holds every finished run as a `rundir.Run`, so `plots.plot_runs(dashboard.runs)` compares them.
     Display it with `display(dashboard)`.
     """
 
@@ -201,36 +175,55 @@ class TrainingDashboard:
 
         wide = {"description_width": "90px"}
         self.mode = w.Dropdown(options=list(MODES), value=self.base.mode, description="mode", style=wide)
-        self.ratio = w.FloatSlider(
-            value=self.base.ratio, min=0.0, max=0.9, step=0.05, description="drop ratio", readout_format=".2f", style=wide
+        self.drop_ratio = w.FloatSlider(
+            value=self.base.drop_ratio,
+            min=0.0,
+            max=0.9,
+            step=0.05,
+            description="drop ratio",
+            readout_format=".2f",
+            style=wide,
         )
-        self.schedule = w.Dropdown(options=list(SCHEDULES), value=self.base.schedule, description="schedule", style=wide)
+        self.schedule = w.Dropdown(
+            options=list(SCHEDULES), value=self.base.schedule, description="schedule", style=wide
+        )
         self.epochs = w.IntSlider(
-            value=min(self.base.epochs, max_epochs), min=1, max=max(max_epochs, self.base.epochs), description="epochs", style=wide
+            value=min(self.base.epochs, max_epochs),
+            min=1,
+            max=max(max_epochs, self.base.epochs),
+            description="epochs",
+            style=wide,
         )
         sizes = train_size_options(len(data.train_images), [self.base.train_size])
         default_size = self.base.train_size if any(v == self.base.train_size for _, v in sizes) else None
         self.train_size = w.Dropdown(options=sizes, value=default_size, description="train size", style=wide)
-        self.train_button = w.Button(description="Train", button_style="primary", icon="play", tooltip="train one run with these settings")
+        self.train_button = w.Button(
+            description="Train", button_style="primary", icon="play", tooltip="train one run with these settings"
+        )
         self.message = w.HTML()
         self.plot = w.Image(format="png", layout=w.Layout(max_width="820px"))
         self.table = w.HTML(summary_table([]).to_html())
 
         self.live = LiveTrainingPlot(self.epochs.value, title=PLACEHOLDER_TEXT, image=self.plot, show=False)
         self.live.update()
-        for control in (self.mode, self.ratio, self.schedule, self.epochs, self.train_size):
+        for control in (self.mode, self.drop_ratio, self.schedule, self.epochs, self.train_size):
             control.observe(self._on_change, names="value")
         self.train_button.on_click(lambda _button: self.train())
         data_note = "the bundled sample, not the full data set" if getattr(data, "is_sample", False) else "CIFAR-10"
         self.widget = w.VBox(
             [
-                w.HTML(f"<b>Training dashboard</b>: every run calls <code>dropkey_lib.train.train</code> on {html.escape(data_note)}"
-                       f" ({len(data.train_images):,} train / {len(data.test_images):,} test images)."),
-                w.HBox([self.mode, self.ratio, self.schedule]),
+                w.HTML(
+                    "<b>Training dashboard</b>: every run calls <code>dropkey_lib.train.train</code> on "
+                    f"{html.escape(data_note)} ({len(data.train_images):,} train / "
+                    f"{len(data.test_images):,} test images)."
+                ),
+                w.HBox([self.mode, self.drop_ratio, self.schedule]),
                 w.HBox([self.epochs, self.train_size, self.train_button]),
                 self.message,
                 self.plot,
-                w.HTML("<b>Runs so far</b> (train acc. = clean accuracy on training images, gap = train acc. - test acc.)"),
+                w.HTML(
+                    "<b>Runs so far</b> (train acc. = clean accuracy on training images, gap = train acc. - test acc.)"
+                ),
                 self.table,
             ]
         )
@@ -244,7 +237,9 @@ class TrainingDashboard:
         mode = self.mode.value
         settings.update(
             mode=mode,
-            ratio=0.0 if mode == "none" else float(round(self.ratio.value, 6)),  # plain attention drops nothing
+            drop_ratio=0.0
+            if mode == "none"
+            else float(round(self.drop_ratio.value, 6)),  # plain attention drops nothing
             schedule=self.schedule.value,
             epochs=int(self.epochs.value),
             train_size=self.train_size.value,
@@ -264,12 +259,12 @@ class TrainingDashboard:
         except ValueError as error:
             self._say(f"These settings cannot be trained: {error}", "error")
             return
-        self.ratio.disabled = config.mode == "none"
+        self.drop_ratio.disabled = config.mode == "none"
         self.schedule.disabled = config.mode == "none"
         if config.mode == "none":
             self._say("Plain attention: no regulariser (the drop ratio and schedule are not used).")
         else:
-            per_layer = ", ".join(f"{r:.2f}" for r in drop_ratios(config.ratio, config.depth, config.schedule))
+            per_layer = ", ".join(f"{r:.2f}" for r in drop_ratios(config.drop_ratio, config.depth, config.schedule))
             self._say(f"{config.mode}: drop ratio per layer, first to last: {per_layer}")
 
     # -- training ----------------------------------------------------------------------------------------------
@@ -291,7 +286,7 @@ class TrainingDashboard:
         name = f"run {number}"
         out_dir = None if self.out_dir is None else f"{self.out_dir}/run-{number}"
         self.busy = True
-        controls = (self.mode, self.ratio, self.schedule, self.epochs, self.train_size, self.train_button)
+        controls = (self.mode, self.drop_ratio, self.schedule, self.epochs, self.train_size, self.train_button)
         disabled_before = {control: control.disabled for control in controls}
         for control in controls:
             control.disabled = True
@@ -318,7 +313,11 @@ class TrainingDashboard:
         self.runs.append(Run.from_result(name, config, result))
         self.table.value = summary_table(self.runs).to_html()
         self._on_change()
-        self._say(f"{name} finished: test accuracy {result.test_accuracy:.1%}. Change the settings and train again to compare.", "ok")
+        self._say(
+            f"{name} finished: test accuracy {result.test_accuracy:.1%}. "
+            "Change the settings and train again to compare.",
+            "ok",
+        )
         return result
 
     # -- display -----------------------------------------------------------------------------------------------
@@ -335,5 +334,7 @@ class TrainingDashboard:
 def describe(config: "training.TrainConfig") -> str:
     """A short description of a run's settings, e.g. 'dropkey 0.10 linear_down, 4 epochs, 4,000 images'."""
     size = "all images" if config.train_size is None else f"{config.train_size:,} images"
-    regulariser = "no regulariser" if config.mode == "none" else f"{config.mode} {config.ratio:.2f} {config.schedule}"
+    regulariser = (
+        "no regulariser" if config.mode == "none" else f"{config.mode} {config.drop_ratio:.2f} {config.schedule}"
+    )
     return f"{regulariser}, {config.epochs} epochs, {size}"

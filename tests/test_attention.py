@@ -37,10 +37,10 @@ def binomial_bound(n: int, p: float, sigmas: float = 5.0) -> float:
 # --- the mask -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ratio", [0.05, 0.1, 0.3, 0.5, 0.7, 0.95])
-def test_drop_rate_matches_ratio_within_sampling_error(ratio):
-    drops = sample_key_drops((64, 4, 65, 65), ratio, generator=generator())
-    assert abs(drops.float().mean().item() - ratio) < binomial_bound(drops.numel(), ratio)
+@pytest.mark.parametrize("drop_ratio", [0.05, 0.1, 0.3, 0.5, 0.7, 0.95])
+def test_drop_rate_matches_ratio_within_sampling_error(drop_ratio):
+    drops = sample_key_drops((64, 4, 65, 65), drop_ratio, generator=generator())
+    assert abs(drops.float().mean().item() - drop_ratio) < binomial_bound(drops.numel(), drop_ratio)
 
 
 def test_every_entry_is_dropped_with_the_same_probability():
@@ -138,7 +138,9 @@ def test_all_dropped_row_never_gives_nan(dtype):
     weights = dropkey_weights(scores, 0.5, drop_mask=drops)
     assert torch.isfinite(weights).all()
     q, k, v = (t.to(dtype) for t in qkv(2, 7, 8))
-    out = attention(q, k, v, mode="dropkey", ratio=0.5, training=True, drop_mask=torch.ones(2, 7, 7, dtype=torch.bool))
+    out = attention(
+        q, k, v, mode="dropkey", drop_ratio=0.5, training=True, drop_mask=torch.ones(2, 7, 7, dtype=torch.bool)
+    )
     assert torch.isfinite(out).all()
 
 
@@ -164,13 +166,13 @@ def test_expected_weights_are_not_rescaled_by_one_over_keep_probability():
 def test_fast_path_equals_algorithm_1_under_the_same_mask():
     q, k, v = qkv(2, 4, 17, 8)
     drops = sample_key_drops((2, 4, 17, 17), 0.3, generator=generator(1))
-    fast = attention(q, k, v, mode="dropkey", ratio=0.3, training=True, drop_mask=drops)
+    fast = attention(q, k, v, mode="dropkey", drop_ratio=0.3, training=True, drop_mask=drops)
     torch.testing.assert_close(fast, dropkey_attention_reference(q, k, v, 0.3, drop_mask=drops))
 
 
 def test_fast_path_samples_the_same_mask_as_sample_key_drops():
     q, k, v = qkv(2, 4, 17, 8)
-    fast = attention(q, k, v, mode="dropkey", ratio=0.3, training=True, generator=generator(5))
+    fast = attention(q, k, v, mode="dropkey", drop_ratio=0.3, training=True, generator=generator(5))
     drops = sample_key_drops((2, 4, 17, 17), 0.3, generator=generator(5))
     torch.testing.assert_close(fast, dropkey_attention_reference(q, k, v, 0.3, drop_mask=drops))
 
@@ -179,7 +181,7 @@ def test_fast_path_equals_the_oracle_on_all_dropped_rows():
     q, k, v = qkv(1, 6, 4)
     drops = torch.zeros(1, 6, 6, dtype=torch.bool)
     drops[0, 2] = True
-    fast = attention(q, k, v, mode="dropkey", ratio=0.3, training=True, drop_mask=drops)
+    fast = attention(q, k, v, mode="dropkey", drop_ratio=0.3, training=True, drop_mask=drops)
     torch.testing.assert_close(fast, dropkey_attention_reference(q, k, v, 0.3, drop_mask=drops))
 
 
@@ -219,7 +221,7 @@ def test_reference_scales_by_the_head_dimension_on_4d_inputs():
 def test_eval_is_exactly_plain_attention(mode):
     q, k, v = qkv(2, 2, 17, 8)
     plain = torch.nn.functional.scaled_dot_product_attention(q, k, v)
-    out = attention(q, k, v, mode=mode, ratio=0.5, training=False, grid_size=(4, 4), num_prefix_tokens=1)
+    out = attention(q, k, v, mode=mode, drop_ratio=0.5, training=False, grid_size=(4, 4), num_prefix_tokens=1)
     assert torch.equal(out, plain)
 
 
@@ -227,7 +229,7 @@ def test_eval_is_exactly_plain_attention(mode):
 def test_training_with_a_positive_ratio_changes_the_output(mode):
     q, k, v = qkv(2, 2, 17, 8)
     plain = attention(q, k, v)
-    out = attention(q, k, v, mode=mode, ratio=0.3, training=True, grid_size=(4, 4), num_prefix_tokens=1)
+    out = attention(q, k, v, mode=mode, drop_ratio=0.3, training=True, grid_size=(4, 4), num_prefix_tokens=1)
     assert not torch.allclose(out, plain)
 
 
@@ -236,7 +238,7 @@ def test_dropout_mode_rescales_kept_weights():
     torch.manual_seed(0)
     q, k, v = qkv(1, 8, 4)
     q, k, v = (t.expand(20000, 8, 4) for t in (q, k, v))
-    out = attention(q, k, v, mode="dropout", ratio=0.5, training=True).mean(0)
+    out = attention(q, k, v, mode="dropout", drop_ratio=0.5, training=True).mean(0)
     torch.testing.assert_close(out, attention(q[:1], k[:1], v[:1])[0], atol=0.03, rtol=0)
 
 
@@ -255,14 +257,14 @@ def test_attention_module_shapes_and_modes():
 
 @pytest.mark.parametrize("shape", ["block", "cross"])
 @pytest.mark.parametrize("window_size", [1, 3, 5])
-@pytest.mark.parametrize("ratio", [0.1, 0.3])
-def test_structured_dropped_fraction_matches_ratio(shape, window_size, ratio):
+@pytest.mark.parametrize("drop_ratio", [0.1, 0.3])
+def test_structured_dropped_fraction_matches_ratio(shape, window_size, drop_ratio):
     drops = sample_structured_drops(
-        (4000,), (8, 8), ratio, shape=shape, window_size=window_size, num_prefix_tokens=1, generator=generator()
+        (4000,), (8, 8), drop_ratio, shape=shape, window_size=window_size, num_prefix_tokens=1, generator=generator()
     )
     assert drops.shape == (4000, 65)
     # Drops inside one window are correlated, so allow a wider margin than for independent draws.
-    assert abs(drops.float().mean().item() - ratio) < 0.01
+    assert abs(drops.float().mean().item() - drop_ratio) < 0.01
 
 
 @pytest.mark.parametrize("shape", ["block", "cross"])
@@ -308,24 +310,28 @@ def test_structured_mask_has_scores_shape():
 # --- bad input ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ratio", [-0.1, 1.0, 1.5, float("nan"), "0.1x"])
-def test_invalid_ratio_raises_naming_ratio(ratio):
+@pytest.mark.parametrize("drop_ratio", [-0.1, 1.0, 1.5, float("nan"), "0.1x"])
+def test_invalid_ratio_raises_naming_ratio(drop_ratio):
     q, k, v = qkv(2, 5, 4)
     with pytest.raises(ValueError, match="ratio"):
-        attention(q, k, v, mode="dropkey", ratio=ratio, training=True)
+        attention(q, k, v, mode="dropkey", drop_ratio=drop_ratio, training=True)
     with pytest.raises(ValueError, match="ratio"):
-        dropkey_weights(torch.zeros(3, 3), ratio)
+        dropkey_weights(torch.zeros(3, 3), drop_ratio)
 
 
 def test_unknown_mode_raises_naming_mode():
     q, k, v = qkv(2, 5, 4)
     with pytest.raises(ValueError, match="mode"):
-        attention(q, k, v, mode="drop_key", ratio=0.1, training=True)
+        attention(q, k, v, mode="drop_key", drop_ratio=0.1, training=True)
 
 
 @pytest.mark.parametrize(
     "shapes, name",
-    [(((2, 5, 4), (2, 6, 4), (2, 5, 4)), "k and v"), (((2, 5, 4), (2, 5, 3), (2, 5, 4)), "q and k"), (((2, 5, 4), (3, 5, 4), (3, 5, 4)), "q, k and v")],
+    [
+        (((2, 5, 4), (2, 6, 4), (2, 5, 4)), "k and v"),
+        (((2, 5, 4), (2, 5, 3), (2, 5, 4)), "q and k"),
+        (((2, 5, 4), (3, 5, 4), (3, 5, 4)), "q, k and v"),
+    ],
 )
 def test_mismatched_qkv_raises(shapes, name):
     q, k, v = (torch.zeros(s) for s in shapes)
@@ -337,7 +343,7 @@ def test_mismatched_qkv_raises(shapes, name):
 def test_structured_modes_without_a_grid_raise_naming_grid_size(mode):
     q, k, v = qkv(2, 17, 4)
     with pytest.raises(ValueError, match="grid_size"):
-        attention(q, k, v, mode=mode, ratio=0.1, training=True)
+        attention(q, k, v, mode=mode, drop_ratio=0.1, training=True)
     with pytest.raises(ValueError, match="grid_size"):
         Attention(16, 2, mode=mode, drop_ratio=0.1)
 

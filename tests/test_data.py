@@ -415,7 +415,11 @@ def test_resumed_epoch_equals_the_rest_of_the_epoch():
 
     def epoch(start_batch: int) -> list:
         generator = torch.Generator().manual_seed(8)
-        return list(data.iterate_batches(images, labels, 6, shuffle=True, augment=True, generator=generator, start_batch=start_batch))
+        return list(
+            data.iterate_batches(
+                images, labels, 6, shuffle=True, augment=True, generator=generator, start_batch=start_batch
+            )
+        )
 
     full, resumed = epoch(0), epoch(2)
     assert len(full) == 4 and len(resumed) == 2
@@ -441,10 +445,25 @@ def test_subset_is_balanced_deterministic_and_nested():
     assert torch.equal(small_images, again_images)
     assert not torch.equal(small_images, data.subset(images, labels, 35, seed=2)[0])
     large_images, _ = data.subset(images, labels, 100, seed=1)
-    assert {tuple(x.flatten()[:8].tolist()) for x in small_images} <= {tuple(x.flatten()[:8].tolist()) for x in large_images}
+    assert {tuple(x.flatten()[:8].tolist()) for x in small_images} <= {
+        tuple(x.flatten()[:8].tolist()) for x in large_images
+    }
 
 
-@pytest.mark.parametrize("size", [9, 201, 2.5])
+def test_subset_of_none_or_at_least_everything_is_the_whole_set():
+    images, labels = random_images(200), torch.arange(200) % 10
+    for size in (None, 200, 201):
+        got_images, got_labels = data.subset(images, labels, size, seed=0)
+        assert torch.equal(got_images, images) and torch.equal(got_labels, labels)
+
+
+def test_subset_rejects_a_size_a_class_cannot_fill():
+    labels = torch.cat([torch.zeros(100, dtype=torch.long), torch.arange(1, 10).repeat(5)])
+    with pytest.raises(ValueError, match="size"):
+        data.subset(random_images(len(labels)), labels, 100, seed=0)
+
+
+@pytest.mark.parametrize("size", [9, 2.5, True])
 def test_subset_rejects_bad_sizes(size):
     with pytest.raises(ValueError, match="size"):
         data.subset(random_images(200), torch.arange(200) % 10, size, seed=0)
@@ -504,8 +523,20 @@ def test_cli_runs_as_a_module(tmp_path):
 
     tree = make_image_tree(tmp_path / "tree")
     env = {**os.environ, "DROPKEY_CACHE": str(tmp_path / "module-cache")}
-    ran = subprocess.run([sys.executable, "-m", "dropkey_lib.data", "--data", str(tree)], env=env, capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        [sys.executable, "-m", "dropkey_lib.data", "--data", str(tree)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ran.returncode == 0, ran.stderr
     assert "test: images (10, 3, 32, 32) uint8" in ran.stdout and str(tmp_path / "module-cache") in ran.stdout
-    missing = subprocess.run([sys.executable, "-m", "dropkey_lib.data", "--no-download"], env=env, capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [sys.executable, "-m", "dropkey_lib.data", "--no-download"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 1 and "CIFAR-10 was not found" in missing.stderr and "Traceback" not in missing.stderr

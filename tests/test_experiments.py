@@ -10,12 +10,11 @@ from dropkey_lib.experiments import (
     grid_runs,
     load_results,
     main,
-    mean_ci,
     run_grid,
-    summary_table,
 )
-from dropkey_lib.report import load_checkpoint_index
-from dropkey_lib.train import load_model
+from dropkey_lib.rundir import load_model, read_checkpoint_index
+from dropkey_lib.stats import mean_ci
+from dropkey_lib.verdicts import grid_summary
 
 
 def test_grids_pair_seeds_across_configurations():
@@ -27,7 +26,7 @@ def test_grids_pair_seeds_across_configurations():
 
 def test_schedule_configurations_share_the_mean_ratio():
     runs = {r.name: r.config for r in grid_runs("small-data", seeds=1)}
-    assert {runs[n].ratio for n in ("dropkey-0.2", "dropkey-0.2-linear_down", "dropkey-0.2-linear_up")} == {0.2}
+    assert {runs[n].drop_ratio for n in ("dropkey-0.2", "dropkey-0.2-linear_down", "dropkey-0.2-linear_up")} == {0.2}
 
 
 def test_unknown_grid_raises_naming_grid():
@@ -42,10 +41,10 @@ def test_mean_ci_uses_the_t_distribution():
 
 
 def test_paired_differences_compare_the_same_seeds():
-    results = [
-        {"run": "base", "seed": s, "acc": a} for s, a in enumerate([0.50, 0.60, 0.70])
-    ] + [{"run": "new", "seed": s, "acc": a} for s, a in enumerate([0.51, 0.61, 0.71])]
-    rows = {row["run"]: row for row in summary_table(results, "acc", baseline="base")}
+    results = [{"run": "base", "seed": s, "acc": a} for s, a in enumerate([0.50, 0.60, 0.70])] + [
+        {"run": "new", "seed": s, "acc": a} for s, a in enumerate([0.51, 0.61, 0.71])
+    ]
+    rows = {row["run"]: row for row in grid_summary(results, "acc", baseline="base")}
     assert rows["new"]["diff"] == pytest.approx(0.01)
     assert rows["new"]["diff_ci95"] == pytest.approx(0.0, abs=1e-9)  # a constant paired difference is certain
 
@@ -73,8 +72,8 @@ def test_exporting_runs_writes_an_index_with_paths_relative_to_the_folder_above_
     assert main(["smoke", "--out", str(root), "--export", "none", "dropkey-0.2"]) == 0
     index = json.loads((root / "checkpoints.json").read_text())
     assert [entry["path"] for entry in index] == ["results/checkpoints/none.pt", "results/checkpoints/dropkey-0.2.pt"]
-    loaded = load_checkpoint_index(root / "checkpoints.json")
-    assert load_model(loaded["dropkey-0.2"]["path"]).config.attention_mode == "dropkey"
+    loaded = read_checkpoint_index(root / "checkpoints.json")
+    assert load_model(loaded["dropkey-0.2"]["path"]).config.mode == "dropkey"
     assert "results/checkpoints/none.pt: test accuracy" in capsys.readouterr().out
 
 

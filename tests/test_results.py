@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from dropkey_lib import report
+from dropkey_lib import rundir, verdicts
 from dropkey_lib.data import load_cifar10
 from dropkey_lib.experiments import GRIDS, load_results
-from dropkey_lib.train import TrainConfig, evaluate, load_model
+from dropkey_lib.rundir import load_model
+from dropkey_lib.train import TrainConfig, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT_INDEX = ROOT / "results" / "checkpoints.json"
@@ -18,7 +19,7 @@ REAL_DATA = os.environ.get("DROPKEY_DATA")
 def test_every_configuration_of_the_small_data_grid_has_the_same_three_or_more_seeds():
     base, overrides = GRIDS["small-data"]
     results = load_results(ROOT / "results" / "small-data")
-    assert len(report.check_grid(results, [name for name, _ in overrides], min_seeds=3)) >= 3
+    assert len(verdicts.check_grid(results, [name for name, _ in overrides], min_seeds=3)) >= 3
 
 
 def test_every_committed_run_used_its_grid_configuration_and_the_real_data():
@@ -29,9 +30,9 @@ def test_every_committed_run_used_its_grid_configuration_and_the_real_data():
 
 
 def test_the_shipped_checkpoints_cover_no_regulariser_dropout_and_dropkey():
-    index = report.load_checkpoint_index(CHECKPOINT_INDEX)
+    index = rundir.read_checkpoint_index(CHECKPOINT_INDEX)
     models = [load_model(entry["path"]) for entry in index.values()]
-    assert {model.config.attention_mode for model in models} >= {"none", "dropout", "dropkey"}
+    assert {model.config.mode for model in models} >= {"none", "dropout", "dropkey"}
     assert not any(model.training for model in models)
     assert sum(entry["path"].stat().st_size for entry in index.values()) < 10_000_000  # "a few MB in all"
 
@@ -40,6 +41,8 @@ def test_the_shipped_checkpoints_cover_no_regulariser_dropout_and_dropkey():
 def test_each_shipped_checkpoint_reproduces_its_recorded_test_accuracy_within_half_a_point():
     data = load_cifar10(REAL_DATA)
     assert len(data.test_labels) == 10_000
-    for name, entry in report.load_checkpoint_index(CHECKPOINT_INDEX).items():
+    for name, entry in rundir.read_checkpoint_index(CHECKPOINT_INDEX).items():
         _, accuracy = evaluate(load_model(entry["path"]), data.test_images, data.test_labels)
-        assert abs(accuracy - entry["test_accuracy"]) <= 0.005, f"{name}: {accuracy:.2%} vs {entry['test_accuracy']:.2%}"
+        assert abs(accuracy - entry["test_accuracy"]) <= 0.005, (
+            f"{name}: {accuracy:.2%} vs {entry['test_accuracy']:.2%}"
+        )

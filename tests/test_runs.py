@@ -7,10 +7,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
-
-from dropkey_lib.runs import Run, ensure_run, find_runs, load_run, load_runs, plot_runs, summary_table
-from dropkey_lib.train import train
 from tiny import tiny_config, tiny_data
+
+from dropkey_lib.plots import plot_runs
+from dropkey_lib.rundir import Run, find_runs, load_run, load_runs
+from dropkey_lib.runs import ensure_run, summary_table
+from dropkey_lib.train import train
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +58,10 @@ def test_table_has_final_metrics_and_the_gap_uses_clean_train_accuracy(run_folde
         assert row["test_accuracy"] == last["test_accuracy"]
         assert row["gap"] == pytest.approx(last["train_eval_accuracy"] - last["test_accuracy"])
         assert row["seconds"] == pytest.approx(sum(r["seconds"] for r in run.history))
-    assert table.rows[1]["ratio"] == "-"  # plain attention has no drop ratio
-    assert table.rows[0]["ratio"] == 0.2 and table.rows[0]["schedule"] == "linear_down"
+    assert table.rows[1]["drop_ratio"] == "-"  # plain attention has no drop ratio
+    assert table.rows[0]["drop_ratio"] == 0.2 and table.rows[0]["schedule"] == "linear_down"
     text, page = str(table), table._repr_html_()
-    assert "gap" in text and "dropkey" in text and len(text.splitlines()) == 3
+    assert "gap" in text and "dropkey" in text and len(text.splitlines()) == 4  # headings, rule, two runs
     assert page.count("<tr>") == 3 and ">gap</th>" in page
 
 
@@ -74,7 +76,10 @@ def test_plot_has_one_panel_per_metric_and_one_line_per_run(run_folders):
     fig = plot_runs(runs)
     assert len(fig.axes) == 3
     for ax in fig.axes:
-        assert sorted(line.get_label() for line in ax.get_lines() if line.get_label() in ("none", "dropkey")) == ["dropkey", "none"]
+        assert sorted(line.get_label() for line in ax.get_lines() if line.get_label() in ("none", "dropkey")) == [
+            "dropkey",
+            "none",
+        ]
     with pytest.raises(ValueError, match="unknown metric"):
         plot_runs(runs, metrics=("nope",))
     matplotlib.pyplot.close("all")
@@ -101,4 +106,4 @@ def test_ensure_run_trains_once_then_loads(tmp_path, monkeypatch):
     again = ensure_run(tiny_config(), tmp_path / "run", data=data, progress=False)
     assert again.history == first.history
     with pytest.raises(ValueError, match="ratio"):
-        ensure_run(tiny_config(ratio=0.3), tmp_path / "run", data=data, progress=False)
+        ensure_run(tiny_config(drop_ratio=0.3), tmp_path / "run", data=data, progress=False)

@@ -40,10 +40,10 @@ def test_linear_schedules_reject_a_mean_that_would_need_a_ratio_of_one():
         drop_ratios(0.5, 4, "linear_down")
 
 
-@pytest.mark.parametrize("ratio", [-0.1, 1.0, float("nan")])
-def test_invalid_ratio_raises_naming_ratio(ratio):
+@pytest.mark.parametrize("drop_ratio", [-0.1, 1.0, float("nan")])
+def test_invalid_ratio_raises_naming_ratio(drop_ratio):
     with pytest.raises(ValueError, match="ratio"):
-        drop_ratios(ratio, 4, "constant")
+        drop_ratios(drop_ratio, 4, "constant")
 
 
 def test_unknown_schedule_raises_naming_schedule():

@@ -23,13 +23,13 @@ def random_p(n: int, rng: np.random.Generator, concentration: float = 0.5) -> np
     return p / p.sum()
 
 
-def brute_force_expected(p, ratio, all_dropped="zero"):
+def brute_force_expected(p, drop_ratio, all_dropped="zero"):
     """E[p_hat] with exact rational arithmetic over all keep patterns (independent of the library's code)."""
     n = len(p)
     fp = [Fraction(float(x)) for x in p]
     total = sum(fp)
     fp = [x / total for x in fp]
-    r = Fraction(float(ratio))
+    r = Fraction(float(drop_ratio))
     out = [Fraction(0)] * n
     for pattern in itertools.product((0, 1), repeat=n):
         kept = sum(pattern)
@@ -48,41 +48,41 @@ def brute_force_expected(p, ratio, all_dropped="zero"):
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 7])
-@pytest.mark.parametrize("ratio", [0.0, 0.3, 0.9, 1 - 1e-6])
+@pytest.mark.parametrize("drop_ratio", [0.0, 0.3, 0.9, 1 - 1e-6])
 @pytest.mark.parametrize("all_dropped", ["zero", "uniform"])
-def test_both_methods_match_rational_brute_force(n, ratio, all_dropped):
-    rng = np.random.default_rng(100 * n + int(ratio * 10))
+def test_both_methods_match_rational_brute_force(n, drop_ratio, all_dropped):
+    rng = np.random.default_rng(100 * n + int(drop_ratio * 10))
     p = random_p(n, rng)
-    expected, p_exact = brute_force_expected(p, ratio, all_dropped)
+    expected, p_exact = brute_force_expected(p, drop_ratio, all_dropped)
     reference = expected / p_exact
     for method in ("enumerate", "integral"):
-        c = T.smoothing_coefficients(p, ratio, all_dropped=all_dropped, method=method)
+        c = T.smoothing_coefficients(p, drop_ratio, all_dropped=all_dropped, method=method)
         np.testing.assert_allclose(c, reference, rtol=1e-10, atol=0, err_msg=method)
 
 
 @pytest.mark.parametrize("n", range(1, 11))
 def test_integral_matches_enumeration_to_1e10(n):
     rng = np.random.default_rng(n)
-    for ratio in RATIOS:
+    for drop_ratio in RATIOS:
         for concentration in (0.1, 1.0, 10.0):
             p = random_p(n, rng, concentration)
             for all_dropped in T.ALL_DROPPED:
-                enum = T.smoothing_coefficients(p, ratio, all_dropped=all_dropped, method="enumerate")
-                integ = T.smoothing_coefficients(p, ratio, all_dropped=all_dropped, method="integral")
+                enum = T.smoothing_coefficients(p, drop_ratio, all_dropped=all_dropped, method="enumerate")
+                integ = T.smoothing_coefficients(p, drop_ratio, all_dropped=all_dropped, method="integral")
                 np.testing.assert_allclose(integ, enum, rtol=1e-10, atol=0)
 
 
 def test_tiny_entries_and_dominant_key():
     p = np.array([1 - 4e-8, 1e-8, 1e-8, 1e-8, 1e-8])
-    for ratio in (0.1, 0.5, 0.99):
-        expected, p_exact = brute_force_expected(p, ratio)
+    for drop_ratio in (0.1, 0.5, 0.99):
+        expected, p_exact = brute_force_expected(p, drop_ratio)
         reference = expected / p_exact
         for method in ("enumerate", "integral"):
-            np.testing.assert_allclose(T.smoothing_coefficients(p, ratio, method=method), reference, rtol=1e-10)
-        c = T.smoothing_coefficients(p, ratio)
+            np.testing.assert_allclose(T.smoothing_coefficients(p, drop_ratio, method=method), reference, rtol=1e-10)
+        c = T.smoothing_coefficients(p, drop_ratio)
         assert c[0] < c[1:].min()  # the dominant key is shrunk the most
         # A tiny key is alone with probability r**(n-1); then it takes all the weight: c_j >= (1 - r) r**(n-1) / p_j.
-        assert np.all(c[1:] >= (1 - ratio) * ratio**4 / 1e-8 * (1 - 1e-12))
+        assert np.all(c[1:] >= (1 - drop_ratio) * drop_ratio**4 / 1e-8 * (1 - 1e-12))
 
 
 def test_ratio_zero_is_identity_and_n1():
@@ -90,20 +90,24 @@ def test_ratio_zero_is_identity_and_n1():
     for n in (1, 4, 50):
         p = random_p(n, rng)
         np.testing.assert_array_equal(T.smoothing_coefficients(p, 0.0), np.ones(n))
-    for ratio in (0.2, 0.9, 1 - 1e-6):
-        np.testing.assert_allclose(T.smoothing_coefficients([1.0], ratio), [1 - ratio], rtol=1e-12)
-        np.testing.assert_allclose(T.smoothing_coefficients([1.0], ratio, all_dropped="uniform"), [1.0], rtol=1e-12)
-        np.testing.assert_allclose(T.smoothing_coefficients([1.0], ratio, method="integral"), [1 - ratio], rtol=1e-12)
+    for drop_ratio in (0.2, 0.9, 1 - 1e-6):
+        np.testing.assert_allclose(T.smoothing_coefficients([1.0], drop_ratio), [1 - drop_ratio], rtol=1e-12)
+        np.testing.assert_allclose(
+            T.smoothing_coefficients([1.0], drop_ratio, all_dropped="uniform"), [1.0], rtol=1e-12
+        )
+        np.testing.assert_allclose(
+            T.smoothing_coefficients([1.0], drop_ratio, method="integral"), [1 - drop_ratio], rtol=1e-12
+        )
 
 
 @pytest.mark.parametrize("n", [2, 9, 64, 1024])
 def test_sum_identity_and_monotonicity(n):
     rng = np.random.default_rng(n)
-    for ratio in (0.1, 0.5, 0.95):
+    for drop_ratio in (0.1, 0.5, 0.95):
         p = random_p(n, rng)
-        c = T.smoothing_coefficients(p, ratio)
-        assert abs((c * p).sum() - (1 - ratio**n)) < 1e-12
-        cu = T.smoothing_coefficients(p, ratio, all_dropped="uniform")
+        c = T.smoothing_coefficients(p, drop_ratio)
+        assert abs((c * p).sum() - (1 - drop_ratio**n)) < 1e-12
+        cu = T.smoothing_coefficients(p, drop_ratio, all_dropped="uniform")
         assert abs((cu * p).sum() - 1) < 1e-12
         order = np.argsort(p)
         # p_s > p_t  =>  c_s < c_t: sorted by increasing p, c must decrease (strictly, where p differs by more
@@ -123,20 +127,20 @@ def binomial_pmf(k_max: int, prob: float) -> np.ndarray:
     return np.exp(log_pmf)
 
 
-@pytest.mark.parametrize("ratio", [0.05, 0.5, 0.99])
-def test_large_n_against_independent_binomial_formula(ratio):
+@pytest.mark.parametrize("drop_ratio", [0.05, 0.5, 0.99])
+def test_large_n_against_independent_binomial_formula(drop_ratio):
     # Two groups of 512 keys with weights a and b: the kept mass of the others is a K_a + b K_b with binomial
     # counts, so c has an exact double-sum formula that shares no code with the library.
     n_half = 512
     a, b = 3.0 / (4 * n_half), 1.0 / (4 * n_half)
     p = np.array([a] * n_half + [b] * n_half)
-    keep = 1 - ratio
+    keep = 1 - drop_ratio
     pmf_full, pmf_less = binomial_pmf(n_half, keep), binomial_pmf(n_half - 1, keep)
     ka, kb = np.arange(n_half)[:, None], np.arange(n_half + 1)[None, :]
     c_a = keep * (pmf_less[:, None] * pmf_full[None, :] / (a + a * ka + b * kb)).sum()
     ka, kb = np.arange(n_half + 1)[:, None], np.arange(n_half)[None, :]
     c_b = keep * (pmf_full[:, None] * pmf_less[None, :] / (b + a * ka + b * kb)).sum()
-    c = T.smoothing_coefficients(p, ratio)
+    c = T.smoothing_coefficients(p, drop_ratio)
     np.testing.assert_allclose(c[:n_half], c_a, rtol=1e-9)
     np.testing.assert_allclose(c[n_half:], c_b, rtol=1e-9)
 
@@ -172,7 +176,7 @@ def test_batched_rows():
 
 
 @pytest.mark.parametrize(
-    "p, ratio",
+    "p, drop_ratio",
     [
         ([0.5, 0.25, 0.15, 0.1], 0.3),
         ([1.0], 0.6),
@@ -181,10 +185,10 @@ def test_batched_rows():
         ([1 - 2e-8, 1e-8, 1e-8], 0.5),
     ],
 )
-def test_monte_carlo_through_the_library_op(p, ratio):
+def test_monte_carlo_through_the_library_op(p, drop_ratio):
     gen = torch.Generator().manual_seed(0)
-    est = T.smoothing_coefficients_mc(p, ratio, 200_000, generator=gen)
-    exact = T.smoothing_coefficients(p, ratio, all_dropped="uniform")
+    est = T.smoothing_coefficients_mc(p, drop_ratio, 200_000, generator=gen)
+    exact = T.smoothing_coefficients(p, drop_ratio, all_dropped="uniform")
     z = np.abs(est.mean - exact) / np.maximum(est.stderr, 1e-15)
     assert np.all((z < 5) | (np.abs(est.mean - exact) < 1e-12 * exact)), (est.mean, exact, est.stderr)
 
@@ -200,13 +204,13 @@ def test_approximation_is_a_lower_bound_and_tight_for_large_n():
     rng = np.random.default_rng(3)
     for n in (4, 32, 1024):
         p = random_p(n, rng, 1.0)
-        for ratio in (0.1, 0.5):
-            exact = T.smoothing_coefficients(p, ratio)
-            first = T.smoothing_coefficients_approx(p, ratio, order=1)
+        for drop_ratio in (0.1, 0.5):
+            exact = T.smoothing_coefficients(p, drop_ratio)
+            first = T.smoothing_coefficients_approx(p, drop_ratio, order=1)
             assert np.all(first <= exact * (1 + 1e-12))  # Jensen
             if n == 1024:
                 np.testing.assert_allclose(first, exact, rtol=2e-3)
-                second = T.smoothing_coefficients_approx(p, ratio, order=2)
+                second = T.smoothing_coefficients_approx(p, drop_ratio, order=2)
                 np.testing.assert_allclose(second, exact, rtol=5e-5)
                 assert np.abs(second - exact).max() < np.abs(first - exact).max() / 10
 
@@ -311,8 +315,11 @@ def test_gradient_argument_partials(dim, smoothed):
 def test_gradient_gap_matches_digest_formula():
     prob = T.toy_attention_problem(3, 2)
     p, b, a = prob.p, prob.beta, [x[0] for x in prob.alpha]
-    digest = ((sum(p[j] * b[j] for j in range(3)) - prob.M) * (b[0] - b[1])
-              + sum(p[j] * a[j] for j in range(3)) * (a[0] - a[1]) - (prob.mu[0] - prob.mu[1]))
+    digest = (
+        (sum(p[j] * b[j] for j in range(3)) - prob.M) * (b[0] - b[1])
+        + sum(p[j] * a[j] for j in range(3)) * (a[0] - a[1])
+        - (prob.mu[0] - prob.mu[1])
+    )
     assert sp.simplify(prob.gap(0, 1) - digest) == 0
 
 

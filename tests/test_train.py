@@ -9,18 +9,18 @@ import time
 
 import pytest
 import torch
+from tiny import tiny_config, tiny_data
 
 import dropkey_lib.train as train_module
+from dropkey_lib.rundir import load_model
 from dropkey_lib.train import (
     TrainConfig,
     TrainingDiverged,
     TrainingInterrupted,
     learning_rate,
-    load_model,
     main,
     train,
 )
-from tiny import tiny_config, tiny_data
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -55,7 +55,15 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero():
 
 @pytest.mark.parametrize(
     "overrides, name",
-    [({"epochs": 0}, "epochs"), ({"batch_size": -1}, "batch_size"), ({"train_size": 5}, "train_size"), ({"lr": 0.0}, "lr"), ({"augment": "rotate"}, "augment"), ({"mode": "x"}, "mode"), ({"ratio": 1.0}, "ratio")],
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"train_size": 5}, "train_size"),
+        ({"lr": 0.0}, "lr"),
+        ({"augment": "rotate"}, "augment"),
+        ({"mode": "x"}, "mode"),
+        ({"drop_ratio": 1.0}, "drop_ratio"),
+    ],
 )
 def test_invalid_config_raises_naming_the_field(overrides, name):
     with pytest.raises(ValueError, match=name):
@@ -92,7 +100,10 @@ def test_same_seed_gives_the_same_weights():
 
 
 def test_every_mode_starts_from_the_same_initial_weights():
-    models = [train(tiny_config(mode=m, epochs=1, lr=1e-12), data=tiny_data(), progress=False).model for m in ("none", "dropkey")]
+    models = [
+        train(tiny_config(mode=m, epochs=1, lr=1e-12), data=tiny_data(), progress=False).model
+        for m in ("none", "dropkey")
+    ]
     for (name, a), b in zip(models[0].state_dict().items(), models[1].state_dict().values()):
         torch.testing.assert_close(a, b, atol=1e-9, rtol=0, msg=name)
 
@@ -120,7 +131,7 @@ def test_an_existing_run_is_never_overwritten(tmp_path):
 def test_resume_with_a_different_config_raises_naming_the_difference(tmp_path):
     train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="ratio"):
-        train(tiny_config(ratio=0.3), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+        train(tiny_config(drop_ratio=0.3), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
 
 
 # --- interruption and resume ----------------------------------------------------------------------------------
@@ -161,13 +172,24 @@ def test_cli_quick_run_prints_the_test_accuracy_last(tmp_path, capsys):
 
 
 def test_cli_rejects_an_invalid_ratio(capsys):
-    assert main(["--ratio", "1.5"]) == 2
+    assert main(["--drop-ratio", "1.5"]) == 2
     assert "ratio" in capsys.readouterr().err
 
 
 def test_cli_ctrl_c_then_resume_finishes_the_run(tmp_path):
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "dropkey_lib.train", "--quick", "--epochs", "3", "--train-size", "1000", "--out", str(run)]
+    command = [
+        sys.executable,
+        "-m",
+        "dropkey_lib.train",
+        "--quick",
+        "--epochs",
+        "3",
+        "--train-size",
+        "1000",
+        "--out",
+        str(run),
+    ]
     env = {**os.environ, "DROPKEY_QUICK": "1"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

@@ -31,13 +31,13 @@ def test_mean_pooling_has_no_class_token():
 
 
 def test_layers_get_their_ratio_from_the_schedule():
-    model = TinyViT(ViTConfig(depth=3, drop_ratio=0.1, drop_schedule="linear_down"))
+    model = TinyViT(ViTConfig(depth=3, drop_ratio=0.1, schedule="linear_down"))
     assert [block.attn.drop_ratio for block in model.blocks] == pytest.approx([0.2, 0.1, 0.0])
 
 
 @pytest.mark.parametrize("mode", ["none", "dropout", "dropkey", "dropkey_block", "dropkey_cross"])
 def test_every_mode_trains_and_is_deterministic_in_eval(mode):
-    model = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2, attention_mode=mode, drop_ratio=0.2))
+    model = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2, mode=mode, drop_ratio=0.2))
     model.train()
     model(images()).sum().backward()
     model.eval()
@@ -46,9 +46,9 @@ def test_every_mode_trains_and_is_deterministic_in_eval(mode):
 
 def test_dropkey_changes_training_outputs_but_not_eval_outputs():
     torch.manual_seed(0)
-    plain = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2, attention_mode="none", drop_ratio=0.0))
+    plain = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2, mode="none", drop_ratio=0.0))
     torch.manual_seed(0)
-    dropkey = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2, attention_mode="dropkey", drop_ratio=0.2))
+    dropkey = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2, mode="dropkey", drop_ratio=0.2))
     assert torch.equal(plain.eval()(images()), dropkey.eval()(images()))
     assert not torch.allclose(plain.train()(images()), dropkey.train()(images()))
 
@@ -72,7 +72,14 @@ def test_wrong_image_shape_raises_naming_images():
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"patch_size": 5}, "patch_size"), ({"pool": "max"}, "pool"), ({"attention_mode": "x"}, "mode"), ({"drop_ratio": 1.0}, "ratio"), ({"drop_schedule": "x"}, "schedule"), ({"window_size": 2}, "window_size")],
+    [
+        ({"patch_size": 5}, "patch_size"),
+        ({"pool": "max"}, "pool"),
+        ({"mode": "x"}, "mode"),
+        ({"drop_ratio": 1.0}, "ratio"),
+        ({"schedule": "x"}, "schedule"),
+        ({"window_size": 2}, "window_size"),
+    ],
 )
 def test_invalid_config_raises_naming_the_field(kwargs, name):
     with pytest.raises(ValueError, match=name):

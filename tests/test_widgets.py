@@ -1,17 +1,26 @@
 """The live training plot and the training dashboard, driven from code with tiny synthetic data."""
 
 import pytest
+from tiny import tiny_config, tiny_data
 
 from dropkey_lib import train as training
 from dropkey_lib.widgets import LiveTrainingPlot, TrainingDashboard, render_curves, train_size_options
-from tiny import tiny_config, tiny_data
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def record(epoch: int) -> dict:
-    return dict(epoch=epoch, lr=1e-3, train_loss=2.0 / epoch, train_accuracy=0.1 * epoch, train_eval_accuracy=0.12 * epoch,
-                test_loss=2.1 / epoch, test_accuracy=0.1 * epoch, seconds=1.0, images_per_second=100.0)
+    return dict(
+        epoch=epoch,
+        lr=1e-3,
+        train_loss=2.0 / epoch,
+        train_accuracy=0.1 * epoch,
+        train_eval_accuracy=0.12 * epoch,
+        test_loss=2.1 / epoch,
+        test_accuracy=0.1 * epoch,
+        seconds=1.0,
+        images_per_second=100.0,
+    )
 
 
 class FakeHandle:
@@ -68,7 +77,7 @@ def dashboard():
 def test_dashboard_starts_from_the_base_config(dashboard):
     assert dashboard.config() == tiny_config(epochs=1)
     assert bytes(dashboard.plot.value).startswith(PNG)
-    assert "no runs yet" in dashboard.table.value
+    assert "no rows yet" in dashboard.table.value
     bundle = dashboard._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["text/plain"].startswith("TrainingDashboard")
@@ -98,13 +107,13 @@ def test_a_click_trains_with_the_library_function_and_adds_a_row(dashboard, monk
     assert len(dashboard.live.records) == 2
     dashboard.mode.value = "none"
     dashboard.train_button.click()
-    assert dashboard.table.value.count("<tr>") == 3 and dashboard.runs[1].config["ratio"] == 0.0
+    assert dashboard.table.value.count("<tr>") == 3 and dashboard.runs[1].config["drop_ratio"] == 0.0
 
 
 def test_invalid_ratio_shows_a_message_and_trains_nothing(dashboard, monkeypatch):
     monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("an invalid config was trained"))
     dashboard.schedule.value = "linear_down"
-    dashboard.ratio.value = 0.6
+    dashboard.drop_ratio.value = 0.6
     assert "cannot be trained" in dashboard.message.value and "0.5" in dashboard.message.value
     dashboard.train_button.click()
     assert "cannot be trained" in dashboard.message.value

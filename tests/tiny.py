@@ -20,5 +20,5 @@ def tiny_data(train_size: int = 60, test_size: int = 20) -> CIFAR10Data:
 
 def tiny_config(**overrides) -> TrainConfig:
     """A 2-block, 16-channel model for 2 epochs of 4 batches."""
-    settings = dict(dim=16, depth=2, num_heads=2, epochs=2, batch_size=16, train_eval_size=20, ratio=0.2)
+    settings = dict(dim=16, depth=2, num_heads=2, epochs=2, batch_size=16, train_eval_size=20, drop_ratio=0.2)
     return TrainConfig(**{**settings, **overrides})

@@ -1,4 +1,4 @@
-"""report: tables, paired verdicts and figures of the results notebooks, on synthetic metrics (no training)."""
+"""verdicts, tables and the results figures of notebooks 10 and 11, on synthetic metrics (no training)."""
 
 import json
 import math
@@ -12,18 +12,24 @@ import numpy as np
 import pytest
 import torch
 
-from dropkey_lib import report
-from dropkey_lib.experiments import summary_table
+from dropkey_lib import analysis, plots, rundir, tables, verdicts
 
 
 def metrics(run: str, seed: int, acc: float, gap: float = 0.1, depth: int = 3, **extra) -> dict:
     """A synthetic metrics.json dict with the fields notebook 10 reads."""
     return {
-        "run": run, "seed": seed, "test_accuracy": acc, "train_accuracy": acc + gap, "gap": gap,
+        "run": run,
+        "seed": seed,
+        "test_accuracy": acc,
+        "train_accuracy": acc + gap,
+        "gap": gap,
         "attention_entropy": [3.0 + 0.1 * layer + acc for layer in range(depth)],
         "attention_distance": [8.0 + layer + acc for layer in range(depth)],
-        "train_seconds": 100.0, "wall_seconds_this_session": 110.0,
-        "hardware": "CPU X; torch 2, 1 thread(s)", "data": "CIFAR-10 from /data", **extra,
+        "train_seconds": 100.0,
+        "wall_seconds_this_session": 110.0,
+        "hardware": "CPU X; torch 2, 1 thread(s)",
+        "data": "CIFAR-10 from /data",
+        **extra,
     }
 
 
@@ -42,25 +48,25 @@ def results():
 
 
 def test_format_ci_scales_signs_and_hides_negative_zero():
-    assert report.format_ci(0.4532, 0.0081, scale=100) == "45.3 ± 0.8"
-    assert report.format_ci(0.012, 0.003, scale=100, signed=True, unit="pp") == "+1.2 ± 0.3 pp"
-    assert report.format_ci(-0.0001, 0.01, scale=100, signed=True) == "+0.0 ± 1.0"
-    assert report.format_ci(float("nan"), 0.1) == "-"
+    assert tables.format_ci(0.4532, 0.0081, scale=100) == "45.3 ± 0.8"
+    assert tables.format_ci(0.012, 0.003, scale=100, signed=True, unit="pp") == "+1.2 ± 0.3 pp"
+    assert tables.format_ci(-0.0001, 0.01, scale=100, signed=True) == "+0.0 ± 1.0"
+    assert tables.format_ci(float("nan"), 0.1) == "-"
 
 
 def test_check_grid_accepts_paired_seeds_and_names_what_is_wrong(results):
-    assert report.check_grid(results, ["none", "dropkey-0.1"], min_seeds=3) == [0, 1, 2]
+    assert verdicts.check_grid(results, ["none", "dropkey-0.1"], min_seeds=3) == [0, 1, 2]
     with pytest.raises(ValueError, match="missing-config"):
-        report.check_grid(results, ["none", "missing-config"])
+        verdicts.check_grid(results, ["none", "missing-config"])
     with pytest.raises(ValueError, match="fewer than 4 seeds"):
-        report.check_grid(results, ["none"], min_seeds=4)
+        verdicts.check_grid(results, ["none"], min_seeds=4)
     unpaired = results + [metrics("dropout-0.1", 7, 0.5)]
     with pytest.raises(ValueError, match="seeds differ"):
-        report.check_grid(unpaired, ["none", "dropout-0.1"])
+        verdicts.check_grid(unpaired, ["none", "dropout-0.1"])
 
 
 def test_compare_is_the_paired_difference_over_shared_seeds(results):
-    row = report.compare(results, "test_accuracy", "dropkey-0.1", "dropout-0.1")
+    row = verdicts.compare(results, "test_accuracy", "dropkey-0.1", "dropout-0.1")
     assert row["n_paired"] == 3 and row["baseline"] == "dropout-0.1"
     assert row["diff"] == pytest.approx(0.019, abs=1e-9)
     # The pairing removes the large seed-to-seed spread: the interval is narrow.
@@ -70,53 +76,61 @@ def test_compare_is_the_paired_difference_over_shared_seeds(results):
 @pytest.mark.parametrize(
     "run, baseline, expect, outcome",
     [
-        ("dropkey-0.1", "dropout-0.1", "higher", report.HOLDS),
-        ("dropkey-0.2", "dropout-0.2", "higher", report.DOES_NOT_HOLD),
-        ("dropkey-0.2", "dropout-0.2", "lower", report.HOLDS),
-        ("dropkey-0.2-linear_down", "dropkey-0.2", "higher", report.INCONCLUSIVE),
+        ("dropkey-0.1", "dropout-0.1", "higher", verdicts.HOLDS),
+        ("dropkey-0.2", "dropout-0.2", "higher", verdicts.DOES_NOT_HOLD),
+        ("dropkey-0.2", "dropout-0.2", "lower", verdicts.HOLDS),
+        ("dropkey-0.2-linear_down", "dropkey-0.2", "higher", verdicts.INCONCLUSIVE),
     ],
 )
 def test_verdict_follows_the_confidence_interval(results, run, baseline, expect, outcome):
-    v = report.verdict(report.compare(results, "test_accuracy", run, baseline), expect=expect)
+    v = verdicts.verdict(verdicts.compare(results, "test_accuracy", run, baseline), expect=expect)
     assert v.outcome == outcome
-    assert (abs(v.diff) <= v.ci95) == (outcome == report.INCONCLUSIVE)
+    assert (abs(v.diff) <= v.ci95) == (outcome == verdicts.INCONCLUSIVE)
     text = str(v)
     assert outcome in text and run in text and baseline in text and "3 seeds" in text
 
 
 def test_verdict_needs_two_paired_seeds_and_a_known_direction(results):
     single = [m for m in results if m["seed"] == 0]
-    v = report.verdict(report.compare(single, "test_accuracy", "dropkey-0.1", "dropout-0.1"))
-    assert v.outcome == report.TOO_FEW
+    v = verdicts.verdict(verdicts.compare(single, "test_accuracy", "dropkey-0.1", "dropout-0.1"))
+    assert v.outcome == verdicts.TOO_FEW
     with pytest.raises(ValueError, match="expect"):
-        report.verdict(report.compare(results, "test_accuracy", "none", "dropout-0.1"), expect="better")
+        verdicts.verdict(verdicts.compare(results, "test_accuracy", "none", "dropout-0.1"), expect="better")
 
 
-def test_verdict_accepts_a_summary_table_row_with_its_baseline(results):
-    row = {r["run"]: r for r in summary_table(results, "test_accuracy", baseline="none")}["dropout-0.1"]
-    assert report.verdict(row, baseline="none").outcome == report.HOLDS
+def test_verdict_accepts_a_grid_summary_row_with_its_baseline(results):
+    row = {r["run"]: r for r in verdicts.grid_summary(results, "test_accuracy", baseline="none")}["dropout-0.1"]
+    assert verdicts.verdict(row, baseline="none").outcome == verdicts.HOLDS
     with pytest.raises(ValueError, match="baseline"):
-        report.verdict(row)
+        verdicts.verdict(row)
 
 
 def test_verdict_prints_enough_digits_to_separate_difference_and_interval():
-    row = {"run": "a", "baseline": "b", "metric": "test_accuracy", "n_paired": 3, "diff": 0.013201, "diff_ci95": 0.013196}
-    v = report.verdict(row)
-    assert v.outcome == report.HOLDS
+    row = {
+        "run": "a",
+        "baseline": "b",
+        "metric": "test_accuracy",
+        "n_paired": 3,
+        "diff": 0.013201,
+        "diff_ci95": 0.013196,
+    }
+    v = verdicts.verdict(row)
+    assert v.outcome == verdicts.HOLDS
     diff, ci = v.evidence().removesuffix(" pp").split(" ± ")
     assert abs(float(diff)) > float(ci)
 
 
 def test_overall_summarises_agreeing_and_mixed_verdicts(results):
-    verdicts = [report.verdict(report.compare(results, "test_accuracy", f"dropkey-{r}", f"dropout-{r}"))
-                for r in (0.1, 0.2)]
-    assert report.overall(verdicts[:1]) == report.HOLDS
-    assert report.overall(verdicts) == "mixed: holds in 1, does not hold in 1, inconclusive in 0 (of 2 comparisons)"
+    judged = [
+        verdicts.verdict(verdicts.compare(results, "test_accuracy", f"dropkey-{r}", f"dropout-{r}")) for r in (0.1, 0.2)
+    ]
+    assert verdicts.overall(judged[:1]) == verdicts.HOLDS
+    assert verdicts.overall(judged) == "mixed: holds in 1, does not hold in 1, inconclusive in 0 (of 2 comparisons)"
 
 
 def test_results_table_shows_means_and_paired_differences(results):
-    rows = summary_table(results, "test_accuracy", baseline="none", runs=["none", "dropout-0.1"])
-    table = report.results_table(rows, baseline="none")
+    rows = verdicts.grid_summary(results, "test_accuracy", baseline="none", runs=["none", "dropout-0.1"])
+    table = verdicts.results_table(rows, baseline="none")
     assert table.cells[0] == ["none", "3", "45.0 ± 12.4", "baseline"]
     assert table.cells[1][3] == "+1.1 ± 0.2"
     text, markdown, html = table.to_text(), table.to_markdown(), table._repr_html_()
@@ -125,46 +139,49 @@ def test_results_table_shows_means_and_paired_differences(results):
 
 
 def test_verdict_table_and_layer_table(results):
-    v = report.verdict(report.compare(results, "gap", "dropkey-0.1", "none"), expect="lower")
-    table = report.verdict_table([v])
+    v = verdicts.verdict(verdicts.compare(results, "gap", "dropkey-0.1", "none"), expect="lower")
+    table = verdicts.verdict_table([v])
     assert table.cells[0][2] == "3" and table.cells[0][3] == v.outcome
-    layers = report.layer_table(results, "attention_entropy", ["none", "dropkey-0.1"])
+    layers = verdicts.layer_table(results, "attention_entropy", ["none", "dropkey-0.1"])
     assert layers.headings == ["configuration", "layer 1", "layer 2", "layer 3"]
     assert layers.cells[0][1] == f"{3.0 + 0.45:.2f}"
 
 
 def test_provenance_sums_times_and_lists_distinct_sources(results):
-    info = report.provenance(results)
+    info = verdicts.provenance(results)
     assert info["runs"] == 18 and info["configurations"] == 6 and info["seeds"] == [0, 1, 2]
     assert info["hardware"] == ["CPU X; torch 2, 1 thread(s)"] and info["train_seconds"] == pytest.approx(1800)
-    assert report.format_duration(7530) == "2 h 05 min"
-    assert report.format_duration(450) == "7 min 30 s"
-    assert report.format_duration(42.4) == "42 s"
+    assert tables.format_duration(7530) == "2 h 05 min"
+    assert tables.format_duration(450) == "7 min 30 s"
+    assert tables.format_duration(42.4) == "42 s"
 
 
 def test_ratio_sweep_groups_plain_names_only():
     names = ["none", "dropout-0.3", "dropout-0.1", "dropkey-0.2", "dropkey-0.2-linear_up", "dropkey_block-0.2"]
-    assert report.ratio_sweep(names) == {"dropout": {0.1: "dropout-0.1", 0.3: "dropout-0.3"},
-                                         "dropkey": {0.2: "dropkey-0.2"}}
+    assert verdicts.ratio_sweep(names) == {
+        "dropout": {0.1: "dropout-0.1", 0.3: "dropout-0.3"},
+        "dropkey": {0.2: "dropkey-0.2"},
+    }
 
 
 def test_layer_summary_means_and_intervals(results):
-    summary = report.layer_summary(results, "attention_distance", ["none"])
+    summary = verdicts.layer_summary(results, "attention_distance", ["none"])
     mean, ci = summary["none"]
     assert mean == pytest.approx([8.45, 9.45, 10.45])
     assert ci[0] == pytest.approx(4.302653 * 0.05 / math.sqrt(3), rel=1e-5)
 
 
 def test_grid_figures_draw_every_configuration(results):
-    sweep = report.ratio_sweep([m["run"] for m in results])
-    ax = report.plot_ratio_sweep(results, sweep)
+    sweep = verdicts.ratio_sweep([m["run"] for m in results])
+    ax = plots.plot_ratio_sweep(results, sweep)
     assert len(ax.containers) == 2  # one error-bar container per family
-    ax = report.plot_metric_bars(results, "gap", ["none", "dropout-0.1", "dropkey-0.1"], baseline="none")
+    ax = plots.plot_metric_bars(results, "gap", ["none", "dropout-0.1", "dropkey-0.1"], baseline="none")
     assert len(ax.patches) == 3
-    verdicts = [report.verdict(report.compare(results, "test_accuracy", "dropkey-0.1", "none"))]
-    assert len(report.plot_differences(verdicts).get_yticklabels()) == 1
-    fig = report.plot_layer_panels(results, "attention_entropy", {"a": ["none"], "b": ["dropkey-0.1", "none"]},
-                                   reference=math.log(65))
+    judged = [verdicts.verdict(verdicts.compare(results, "test_accuracy", "dropkey-0.1", "none"))]
+    assert len(plots.plot_differences(judged).get_yticklabels()) == 1
+    fig = plots.plot_layer_panels(
+        results, "attention_entropy", {"a": ["none"], "b": ["dropkey-0.1", "none"]}, reference=math.log(65)
+    )
     assert len(fig.axes) == 2 and len(fig.axes[1].get_lines()) == 3
     plt.close("all")
 
@@ -173,11 +190,11 @@ def test_load_checkpoint_index_accepts_a_mapping_or_a_list(tmp_path):
     (tmp_path / "results").mkdir()
     index = tmp_path / "results" / "checkpoints.json"
     index.write_text(json.dumps({"dropkey": {"path": "results/checkpoints/dropkey.pt", "test_accuracy": 0.5}}))
-    loaded = report.load_checkpoint_index(index)
+    loaded = rundir.read_checkpoint_index(index)
     assert loaded["dropkey"]["path"] == tmp_path / "results/checkpoints/dropkey.pt"
     index.write_text(json.dumps([{"path": "results/checkpoints/none.pt", "test_accuracy": 0.4}]))
-    assert list(report.load_checkpoint_index(index, root="/repo")) == ["none"]
-    assert report.load_checkpoint_index(index, root="/repo")["none"]["test_accuracy"] == 0.4
+    assert list(rundir.read_checkpoint_index(index, root="/repo")) == ["none"]
+    assert rundir.read_checkpoint_index(index, root="/repo")["none"]["test_accuracy"] == 0.4
 
 
 def fake_maps(batch=2, heads=3, grid=4, depth=2):
@@ -188,43 +205,43 @@ def fake_maps(batch=2, heads=3, grid=4, depth=2):
 
 def test_query_maps_and_rollout_map_shapes():
     maps = fake_maps()
-    per_head = report.query_maps(maps, -1, image=1, grid_size=(4, 4))
+    per_head = analysis.query_maps(maps, -1, image=1, grid_size=(4, 4))
     assert per_head.shape == (3, 4, 4)
     assert per_head[0].sum() == pytest.approx(1 - float(maps[-1][1, 0, 0, 0]), rel=1e-5)
     from dropkey_lib.analysis import attention_rollout
 
-    heat = report.rollout_map(attention_rollout(maps), grid_size=(4, 4))
+    heat = analysis.rollout_map(attention_rollout(maps), grid_size=(4, 4))
     assert heat.shape == (4, 4) and heat.sum() == pytest.approx(1.0)
 
 
 def test_head_entropy_is_per_layer_and_head_and_uniform_is_log_n():
     maps = fake_maps()
-    entropy = report.head_entropy(maps)
+    entropy = analysis.head_entropy(maps)
     assert entropy.shape == (2, 3)
     uniform = [torch.full((1, 2, 5, 5), 0.2)]
-    assert report.head_entropy(uniform) == pytest.approx(np.full((1, 2), math.log(5)), rel=1e-5)
-    assert report.head_entropy(maps, queries=slice(0, 1)).shape == (2, 3)
+    assert analysis.head_entropy(uniform) == pytest.approx(np.full((1, 2), math.log(5)), rel=1e-5)
+    assert analysis.head_entropy(maps, queries=slice(0, 1)).shape == (2, 3)
 
 
 def test_attention_figures(results):
     maps = fake_maps()
     image = torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8)
-    fig = report.plot_head_maps({"a": maps, "b": maps}, image, grid_size=(4, 4))
+    fig = plots.plot_head_maps({"a": maps, "b": maps}, image, grid_size=(4, 4))
     assert len(fig.axes) == 2 * 4 and "layer 2 of 2" in fig._suptitle.get_text()
     from dropkey_lib.analysis import attention_rollout
 
-    heat = report.rollout_map(attention_rollout(maps), grid_size=(4, 4))
-    assert len(report.plot_rollout(image, {"a": heat, "b": heat}).axes) == 3
-    ax = report.plot_head_entropy({"a": report.head_entropy(maps)}, reference=math.log(17))
+    heat = analysis.rollout_map(attention_rollout(maps), grid_size=(4, 4))
+    assert len(plots.plot_rollout(image, {"a": heat, "b": heat}).axes) == 3
+    ax = plots.plot_head_entropy({"a": analysis.head_entropy(maps)}, reference=math.log(17))
     assert len(ax.collections) == 3  # one scatter per head
     with pytest.raises(ValueError, match="shape"):
-        report.image_hwc(torch.zeros(16, 16))
+        plots.image_hwc(torch.zeros(16, 16))
     plt.close("all")
 
 
 def test_with_layer_means_adds_one_number_per_run(results):
-    extended = report.with_layer_means(results)
+    extended = verdicts.with_layer_means(results)
     assert extended[0]["mean_attention_entropy"] == pytest.approx(np.mean(results[0]["attention_entropy"]))
     assert "mean_attention_entropy" not in results[0]  # the input is not modified
-    v = report.verdict(report.compare(extended, "mean_attention_distance", "dropkey-0.1", "none"))
-    assert v.outcome == report.HOLDS and str(v).endswith("px, 3 seeds]")
+    v = verdicts.verdict(verdicts.compare(extended, "mean_attention_distance", "dropkey-0.1", "none"))
+    assert v.outcome == verdicts.HOLDS and str(v).endswith("px, 3 seeds]")
