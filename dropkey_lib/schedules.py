@@ -4,7 +4,7 @@ The paper's second question is how the drop ratio should change along the stack 
 is a ratio that *decreases* with depth: shallow layers, which see low-level detail, are regularised strongly;
 deep layers, which carry the high-level semantics, keep most of their keys.
 
-The paper does not give the exact formula (see `paper/DIGEST.md` §3), so the one here is our choice:
+The paper's exact formula is unknown to us (see `docs/paper-notes.md` §8), so the linear one here is our choice:
 `ratio` is the **mean** ratio over the layers, so that all three schedules regularise by the same total amount
 and can be compared fairly. The linear schedules go from 2 * ratio to 0 (decreasing) or from 0 to 2 * ratio
 (increasing) in equal steps; with a single layer every schedule is just `ratio`.
