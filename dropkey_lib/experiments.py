@@ -11,9 +11,10 @@ Rerunning a grid skips finished runs (those with `metrics.json`) and resumes an 
 checkpoint. Seeds are paired: seed s gives the same initial weights, training subset and batch order in every
 configuration, so differences between configurations can be compared seed by seed.
 
-The paper's claims (see docs/paper-notes.md):
+The paper's claims (see docs/paper-notes.md §2):
   Q1 dropping keys before the softmax beats classic attention dropout;
-  Q2 a drop ratio that decreases with depth beats a constant one, which beats an increasing one;
+  Q2 a drop ratio that decreases with depth beats a constant one (and, by a secondary summary of its ablation,
+     an increasing one is worst);
   Q3 structured (block / cross) drops are not needed for ViTs.
 """
 

@@ -4,7 +4,7 @@ The paper's second question is how the drop ratio should change along the stack 
 is a ratio that *decreases* with depth: shallow layers, which see low-level detail, are regularised strongly;
 deep layers, which carry the high-level semantics, keep most of their keys.
 
-The paper says "decreasing" but gives no formula (see docs/paper-notes.md), so the linear form here is the course's
+The paper says "decreasing" but gives no formula (see docs/paper-notes.md §8), so the linear form here is the course's
 own choice: `drop_ratio` is the **mean** ratio over the layers, so that all three schedules regularise by the same
 total amount and can be compared fairly. The linear schedules go from 2 * drop_ratio to 0 (decreasing) or from 0 to
 2 * drop_ratio (increasing) in equal steps; with a single layer every schedule is just `drop_ratio`.

@@ -26,7 +26,7 @@ rows (probability ratio**n) have no kept key: mathematically (logits of -inf) th
 count as weight 0 (`all_dropped="zero"`, the definition of c_j above); the library's `dropkey_weights` gives them
 uniform attention 1/n instead (`all_dropped="uniform"`), which adds ratio**n / (n p_j) to c_j.
 
-Which parts are the paper's and which are ours is set out in docs/paper-notes.md: the formula for c_j,
+Which parts are the paper's and which are ours is set out in `docs/paper-notes.md` §6 and §7: the formula for c_j,
 its proof by coupling and the large-n approximation are our derivation from the mechanism the paper defines.
 """
 
@@ -546,7 +546,7 @@ class ToyAttentionProblem:
         """dL/dp_s - dL/dp_t by differentiation."""
         return self.dL_dp(s, smoothed) - self.dL_dp(t, smoothed)
 
-    # The same quantities written in terms of beta, alpha and M (the form in DIGEST §2 and D14).
+    # The same quantities written in terms of beta, alpha and M (the form of docs/paper-notes.md §7 and (N14)).
 
     def fit_along_target(self, smoothed: bool = False):
         """sum_j w_j beta_j - M: how far the output's component along e is from the target (negative: too short)."""

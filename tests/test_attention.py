@@ -119,7 +119,7 @@ def test_kept_weights_are_the_softmax_renormalised_over_kept_keys():
     drops = sample_key_drops(scores.shape, 0.3, generator=generator(1))
     keep = (~drops).double()
     plain = scores.softmax(-1)
-    expected = plain * keep / (plain * keep).sum(-1, keepdim=True)  # normalised DropAttention, DIGEST (D9)
+    expected = plain * keep / (plain * keep).sum(-1, keepdim=True)  # normalised DropAttention, paper notes (N9)
     rows = ~drops.all(-1)
     torch.testing.assert_close(dropkey_weights(scores, 0.3, drop_mask=drops)[rows], expected[rows])
 

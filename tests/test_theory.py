@@ -193,7 +193,7 @@ def test_monte_carlo_through_the_library_op(p, drop_ratio):
     assert np.all((z < 5) | (np.abs(est.mean - exact) < 1e-12 * exact)), (est.mean, exact, est.stderr)
 
 
-def test_digest_example():
+def test_worked_example_of_the_paper_notes():
     c = T.smoothing_coefficients([0.5, 0.25, 0.15, 0.1], 0.3)
     np.testing.assert_allclose(c, [0.851, 1.052, 1.178, 1.269], atol=5e-4)
     approx = T.smoothing_coefficients_approx([0.5, 0.25, 0.15, 0.1], 0.3)
@@ -312,15 +312,15 @@ def test_gradient_argument_partials(dim, smoothed):
     assert sp.simplify(prob.gap(0, 1, smoothed) - prob.gap_closed_form(0, 1, smoothed)) == 0
 
 
-def test_gradient_gap_matches_digest_formula():
+def test_gradient_gap_matches_the_paper_notes_formula():
     prob = T.toy_attention_problem(3, 2)
     p, b, a = prob.p, prob.beta, [x[0] for x in prob.alpha]
-    digest = (
+    expected = (
         (sum(p[j] * b[j] for j in range(3)) - prob.M) * (b[0] - b[1])
         + sum(p[j] * a[j] for j in range(3)) * (a[0] - a[1])
         - (prob.mu[0] - prob.mu[1])
     )
-    assert sp.simplify(prob.gap(0, 1) - digest) == 0
+    assert sp.simplify(prob.gap(0, 1) - expected) == 0
 
 
 # --------------------------------------------------------------------------------------------------------------
