@@ -36,6 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 CPU_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
 DEV_ONLY = ("pytest", "nbval", "pyyaml", "playwright")
+# What the Binder image has beyond pyproject.toml's dependencies: the JupyterLab interface in Simplified Chinese
+# (docs/classroom.md says how to switch to it). Nothing in the course imports it.
+BINDER_ONLY = ("jupyterlab-language-pack-zh-cn",)
 BINDER_URL = re.compile(r"https://mybinder\.org/v2/gh/(?P<repo>[^/\s)]+/[^/\s)]+)/(?P<ref>[^?\s)]+)\?urlpath=(?P<urlpath>[^\s)\"'\\]+)")
 
 
@@ -76,9 +79,19 @@ def test_environment_yml_parses_with_conda_forge_python():
     assert "pip" in conda
 
 
-def test_pip_section_is_pyproject_runtime_dependencies():
+def test_pip_section_is_pyproject_runtime_dependencies_plus_the_binder_only_extras():
     requirements = {line for line in binder_pip_lines() if not line.startswith("-")}
-    assert requirements == set(pyproject()["dependencies"])
+    extras = {line for line in requirements if requirement_name(line) in BINDER_ONLY}
+    assert requirements - extras == set(pyproject()["dependencies"])
+
+
+def test_binder_installs_jupyterlabs_simplified_chinese_language_pack():
+    names = {requirement_name(line) for line in binder_pip_lines() if not line.startswith("-")}
+    assert "jupyterlab-language-pack-zh-cn" in names, "binder/environment.yml must install the zh-CN language pack"
+    guide = (ROOT / "docs" / "classroom.md").read_text()
+    assert "jupyterlab-language-pack-zh-cn" in guide and "Settings > Language" in guide, (
+        "docs/classroom.md must say that the language pack is installed and how to switch JupyterLab's language"
+    )
 
 
 def test_torch_comes_from_the_cpu_wheel_index_and_no_dev_tools_bloat_the_image():
@@ -128,8 +141,9 @@ def test_start_limits_torch_to_one_thread_and_hands_over():
 
 
 def binder_links() -> list[tuple[str, re.Match]]:
-    """Every mybinder.org link in the README, the docs and the notebooks: (file, match)."""
-    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    """Every mybinder.org link in the READMEs (English and Chinese), the docs and the notebooks: (file, match)."""
+    files = [*sorted(ROOT.glob("README*.md")), *sorted((ROOT / "docs").rglob("*.md")),
+             *sorted((ROOT / "notebooks").glob("*.ipynb"))]  # fmt: skip
     return [(str(f.relative_to(ROOT)), m) for f in files if f.exists() for m in BINDER_URL.finditer(f.read_text())]
 
 
@@ -272,6 +286,9 @@ def test_fresh_binder_environment_runs_postbuild_and_notebooks(tmp_path):
     assert str(ROOT / "dropkey_lib") in found and str(venv) in found, found
     extensions = run([str(venv / "bin/jupyter"), "labextension", "list"], env=env, cwd=tmp_path, timeout=300, what="jupyter labextension list")
     assert re.search(r"@jupyter-widgets/jupyterlab-manager .*enabled", extensions), f"the widget extension is missing:\n{extensions}"
+    list_packs = "import jupyterlab_server.translation_utils as t; print(sorted(t.get_language_packs()[0]))"
+    packs = run([python, "-c", list_packs], env=env, cwd=tmp_path, timeout=300, what="JupyterLab's language packs")
+    assert "zh_CN" in packs, f"JupyterLab finds no Simplified Chinese language pack:\n{packs}"
     for dev_tool in ("pytest", "nbval", "playwright"):
         assert subprocess.run([python, "-c", f"import {dev_tool}"], env=env, capture_output=True).returncode != 0, (
             f"{dev_tool} is in the Binder environment: a dev tool that only makes the image bigger"
