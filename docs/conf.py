@@ -23,7 +23,16 @@ extensions = ["myst_nb", "course_site"]
 # The repository root is the source folder: only these files are pages.
 root_doc = "README"
 include_patterns = ["README.md", "docs/*.md", "results/README.md", "notebooks/[0-9][0-9]_*.ipynb"]
-exclude_patterns = ["_site", ".venv", ".ci-venv", ".git", "runs", "build", "browser-screenshots", "**/.ipynb_checkpoints"]
+exclude_patterns = [
+    "_site",
+    ".venv",
+    ".ci-venv",
+    ".git",
+    "runs",
+    "build",
+    "browser-screenshots",
+    "**/.ipynb_checkpoints",
+]
 templates_path = ["_templates"]
 
 # Notebooks: show the committed outputs, never run them.

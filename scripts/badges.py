@@ -84,7 +84,7 @@ class Course:
 def load_course(pyproject: Path = ROOT / "pyproject.toml") -> Course:
     """The `[tool.dropkey-course]` table of pyproject.toml, checked."""
     table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("dropkey-course")
-    if not isinstance(table, dict):
+    if table is None:
         raise ValueError(f"{pyproject}: no [tool.dropkey-course] table with the repository slug")
     repository, branch = table.get("repository"), table.get("branch")
     if not isinstance(repository, str) or not re.fullmatch(SLUG, repository):
@@ -166,7 +166,9 @@ def plan(course: Course, root: Path = ROOT) -> dict[Path, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--check", action="store_true", help="list the files that disagree with the slug; exit 1 if any")
+    action.add_argument(
+        "--check", action="store_true", help="list the files that disagree with the slug; exit 1 if any"
+    )
     action.add_argument("--write", action="store_true", help="rewrite them")
     args = parser.parse_args(argv)
     course = load_course()
@@ -181,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and changes:
         print("run: python scripts/badges.py --write", file=sys.stderr)
         return 1
-    print(f"{len(notebooks())} notebooks, README.md and docs/ link to {course.repository} (Colab: branch {course.branch})")
+    print(
+        f"{len(notebooks())} notebooks, README.md and docs/ link to {course.repository} (Colab: branch {course.branch})"
+    )
     return 0
 
 

@@ -43,7 +43,9 @@ def test_first_code_cell_installs_the_course_on_colab_only(path):
     first = next(cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
     assert first.get("id") == badges.COLAB_ID
     lines = first.source.splitlines()
-    assert lines[2] == 'if "google.colab" in sys.modules:  # on Google Colab only: get the course and install its library'
+    assert (
+        lines[2] == 'if "google.colab" in sys.modules:  # on Google Colab only: get the course and install its library'
+    )
     assert all(line.startswith("    ") for line in lines[3:]), "everything else runs inside the Colab check"
     assert f"https://github.com/{COURSE.repository}" in first.source
     assert first.outputs == [], "outside Colab the cell prints nothing (nbval compares this empty output)"
@@ -58,11 +60,16 @@ def test_write_moves_every_link_to_a_new_slug(tmp_path):
     for path, text in changes.items():
         path.write_text(text)
     assert badges.plan(moved, tmp_path) == {}, "--write is idempotent"
-    texts = [p.read_text() for p in [tmp_path / "README.md", *(tmp_path / "docs").glob("*.md"), *badges.notebooks(tmp_path)]]
+    texts = [
+        p.read_text() for p in [tmp_path / "README.md", *(tmp_path / "docs").glob("*.md"), *badges.notebooks(tmp_path)]
+    ]
     assert not any(COURSE.repository + "/" in t or f"github.com/{COURSE.repository}" in t for t in texts)
     for path in badges.notebooks(tmp_path):
         assert moved.colab_url(path.name) in path.read_text()
-    assert "https://colab.research.google.com/github/someone/dropkey-class/blob/trunk/" in (tmp_path / "docs" / "classroom.md").read_text()
+    assert (
+        "https://colab.research.google.com/github/someone/dropkey-class/blob/trunk/"
+        in (tmp_path / "docs" / "classroom.md").read_text()
+    )
 
 
 def test_write_adds_badges_and_colab_cell_to_a_new_notebook(tmp_path):

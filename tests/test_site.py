@@ -133,4 +133,3 @@ def test_widget_output_is_a_placeholder_not_a_text_dump(site_url, page):
     assert "interactive(children=" not in text and "FloatSlider(" not in text, "a widget's text dump is on the page"
     screenshot(page, "widget")
     assert_nothing_missing(page, site_url)
-
