@@ -403,7 +403,9 @@ def load_cifar10(
     data: an explicit file or folder (else DROPKEY_DATA). cache_dir: the cache folder (else DROPKEY_CACHE, else
     ~/.cache/dropkey_lib). download: let torchvision download CIFAR-10 into the cache folder when nothing is found.
     sample_fallback: when nothing is found (or the download fails), return the bundled sample with a loud warning
-    instead of raising. An explicit path that does not exist is an error even then.
+    instead of raising; also on when the environment sets DROPKEY_SAMPLE_FALLBACK=1 (binder/start does, so that a
+    Binder image built without CIFAR-10 still runs the training notebooks). An explicit path that does not exist is an
+    error even then.
 
     Raises DataNotFoundError (a FileNotFoundError) listing every place looked, and DataFormatError (a ValueError)
     when a source exists but cannot be read.
@@ -417,7 +419,7 @@ def load_cifar10(
         try:
             path = search_cache(cache, download)
         except DataNotFoundError as error:
-            if not sample_fallback:
+            if not (sample_fallback or os.environ.get("DROPKEY_SAMPLE_FALLBACK") == "1"):
                 raise
             return sample_data(cache, f"{error}\n\n")
     return CIFAR10Data(**load_cached(path, cache), source=f"CIFAR-10 from {path}")

@@ -335,6 +335,16 @@ def test_sample_fallback_when_nothing_is_found(sample_cache):
     assert sample.is_sample and len(sample.train_labels) == 5000
 
 
+def test_environment_turns_the_sample_fallback_on(sample_cache, monkeypatch):
+    monkeypatch.setenv("DROPKEY_SAMPLE_FALLBACK", "1")  # what binder/start sets
+    with pytest.warns(SampleDataWarning, match="BUNDLED CIFAR-10 SAMPLE"):
+        sample = data.load_cifar10(cache_dir=sample_cache, download=False)
+    assert sample.is_sample
+    monkeypatch.setenv("DROPKEY_SAMPLE_FALLBACK", "0")
+    with pytest.raises(DataNotFoundError):
+        data.load_cifar10(cache_dir=sample_cache, download=False)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Augmentation
 

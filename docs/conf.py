@@ -1,0 +1,61 @@
+"""Sphinx configuration of the course site: the README, the executed notebooks and the guides, as static HTML.
+
+Build it from the repository root (the source folder is the repository; this folder holds the configuration):
+
+    python scripts/build_site.py          # -> _site/html/index.html
+
+Notebooks are rendered with myst-nb from their committed outputs and never executed. Everything the pages need is
+in the build output, so the site works offline: MathJax comes from the `jupyter-server-mathjax` package (MathJax 2.7,
+copied into `_static/mathjax/`) instead of a CDN, and widget outputs become a placeholder (see `_ext/course_site.py`).
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
+
+project = "DropKey for Vision Transformers"
+author = "the DropKey course authors"
+copyright = "the DropKey course authors, MIT licence"
+
+extensions = ["myst_nb", "course_site"]
+
+# The repository root is the source folder: only these files are pages.
+root_doc = "README"
+include_patterns = ["README.md", "docs/*.md", "results/README.md", "notebooks/[0-9][0-9]_*.ipynb"]
+exclude_patterns = [
+    "_site",
+    ".venv",
+    ".ci-venv",
+    ".git",
+    "runs",
+    "build",
+    "browser-screenshots",
+    "**/.ipynb_checkpoints",
+]
+templates_path = ["_templates"]
+
+# Notebooks: show the committed outputs, never run them.
+nb_execution_mode = "off"
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3
+
+# Math: MathJax 2.7 shipped inside the site (copied by course_site at build time), no CDN.
+# The package ships MathJax's combined "-full" configuration only. Sphinx writes math as \(...\) and \[...\].
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+# myst marks pages tex2jax_ignore (no $...$ guessing in the text); the math elements themselves are processed.
+mathjax2_config = {
+    "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]], "processClass": "math|output_area"},
+    # The package ships the STIX-Web fonts only (as Jupyter's classic notebook configured it), not MathJax's TeX fonts.
+    "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None},
+}
+myst_update_mathjax = False  # myst's own setting is for MathJax 3
+
+html_theme = "furo"
+html_title = "DropKey for Vision Transformers"
+html_additional_pages = {"index": "redirect.html"}  # index.html sends the browser to the README's page
+
+# Broken cross-references and missing pages fail the build (scripts/build_site.py runs with -W -n --keep-going).
+nitpicky = True
+nb_custom_formats = {".ipynb": "course_site.read_notebook"}

@@ -1,0 +1,135 @@
+"""The built course site (`python scripts/build_site.py` -> _site/html/) in headless Chromium, served from localhost.
+
+The site must be built first (`.ci/run` does it before the test suite). Without it the test is skipped, saying so,
+except under CI (CI set), where that is a failure; Chromium and Playwright as for tests/test_browser.py. The pages
+are served by Python's http.server on 127.0.0.1 (no other network), and the checks are what a reader sees:
+
+- index.html leads to the front page (the README), whose navigation lists every notebook;
+- a notebook page shows a rendered equation (typeset by the bundled MathJax, not raw TeX) and a figure that loaded;
+- a widget output is the "run this notebook" placeholder, not the widget's text dump.
+
+Screenshots go to browser-screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from test_browser import CHROMIUM_ARGS, SCREENSHOTS, find_chromium, unavailable
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_site" / "html"
+MATH_PAGE = "notebooks/03_smoothing_coefficient.html"  # display math in markdown and SymPy's LaTeX outputs, figures
+WIDGET_PAGE = "notebooks/06_structured_dropkey.html"  # a slider explorer: ipywidgets output
+TIMEOUT_MS = 60_000
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # the test reports failed requests itself
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (SITE / "index.html").is_file():
+        unavailable(f"the site is not built ({SITE / 'index.html'} is missing): run python scripts/build_site.py")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(SITE)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def page():
+    chromium = find_chromium()
+    if chromium is None:
+        unavailable("no Chromium: install Debian's package with `apt-get install chromium`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright is not installed: pip install -e '.[dev]'")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.failed = []  # every request of the site that failed: a missing page, script, font or image
+        page.on("response", lambda r: r.status >= 400 and page.failed.append(f"{r.status} {r.url}"))
+        page.on("requestfailed", lambda r: page.failed.append(f"failed {r.url}"))
+        yield page
+        browser.close()
+
+
+# The one request allowed to fail: MathJax's hidden accessible MathML declares TeX web fonts for some variants
+# (double-struck letters), which the MathJax package does not ship; what the reader sees uses its STIX-Web fonts.
+OPTIONAL = "/_static/mathjax/fonts/HTML-CSS/TeX/"
+
+
+def assert_nothing_missing(page, site_url: str) -> None:
+    """No request of the site's own files failed (the badges' images are on the internet: not checked here)."""
+    failed = [f for f in page.failed if site_url in f and OPTIONAL not in f]
+    page.failed.clear()
+    assert not failed, "requests that failed: " + ", ".join(failed)
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"site-{name}.png"))
+    print(f"screenshot: {SCREENSHOTS / f'site-{name}.png'}")
+
+
+def test_every_notebook_has_a_page():
+    if not (SITE / "index.html").is_file():
+        unavailable("the site is not built: run python scripts/build_site.py")
+    missing = [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+               if not (SITE / "notebooks" / p.with_suffix(".html").name).is_file()]  # fmt: skip
+    assert not missing, f"notebooks without a page in {SITE} (rebuild the site): {missing}"
+
+
+def test_index_opens_the_front_page_with_every_notebook_in_the_navigation(site_url, page):
+    page.goto(f"{site_url}/index.html")
+    page.wait_for_url("**/README.html", timeout=TIMEOUT_MS)
+    assert "DropKey" in page.locator("h1").first.inner_text()
+    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    linked = page.eval_on_selector_all(".sidebar-tree a", "links => links.map(a => a.getAttribute('href'))")
+    assert [n for n in notebooks if f"notebooks/{n}.html" not in linked] == [], f"navigation links: {linked}"
+    screenshot(page, "index")
+    assert_nothing_missing(page, site_url)
+
+
+def test_notebook_page_shows_a_rendered_equation_and_a_figure(site_url, page):
+    page.goto(f"{site_url}/{MATH_PAGE}")
+    assert page.locator("h1").first.inner_text().startswith("03")
+    # MathJax 2 replaces each TeX source with an element of class MathJax; wait until it has typeset the page.
+    page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0 && "
+                           "document.querySelectorAll('.MathJax').length > 0", timeout=TIMEOUT_MS)  # fmt: skip
+    equation = page.locator("div.math .MathJax, .math .MathJax_Display, .MathJax_Display").first
+    equation.scroll_into_view_if_needed()
+    box = equation.bounding_box()
+    assert box and box["width"] > 20 and box["height"] > 10, f"no visible typeset equation: {box}"
+    assert page.locator(".MathJax_Error, .merror").count() == 0, "MathJax reported an error in an equation"
+    figure = page.locator(".cell_output img").first
+    figure.scroll_into_view_if_needed()
+    loaded = figure.evaluate("img => img.complete && img.naturalWidth > 100 && img.naturalHeight > 100")
+    assert loaded, "the first figure of the page did not load"
+    screenshot(page, "figure")
+    page.locator(".MathJax_Display").first.scroll_into_view_if_needed()
+    screenshot(page, "equation")
+    assert_nothing_missing(page, site_url)
+
+
+def test_widget_output_is_a_placeholder_not_a_text_dump(site_url, page):
+    page.goto(f"{site_url}/{WIDGET_PAGE}")
+    placeholder = page.locator(".widget-placeholder").first
+    placeholder.scroll_into_view_if_needed()
+    assert placeholder.is_visible() and "run this notebook" in placeholder.inner_text().lower()
+    text = "\n".join(page.locator(".cell_output").all_inner_texts())
+    assert "interactive(children=" not in text and "FloatSlider(" not in text, "a widget's text dump is on the page"
+    screenshot(page, "widget")
+    assert_nothing_missing(page, site_url)
