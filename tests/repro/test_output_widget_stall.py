@@ -63,10 +63,10 @@ def slowed(widget_class: type) -> type:
     return Slowed
 
 
-def run_cell(widget_class: type, tmp_path: Path) -> tuple[float, float, list]:
+def run_cell(widget_class: type, tmp_path: Path, stall_limit: float = 1e9) -> tuple[float, float, list]:
     """Run CELL with `widget_class` as the Output widget stand-in: (cell seconds, kernel's seconds, widget outputs)."""
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)])
-    client = run_notebooks.make_client(notebook, tmp_path, timeout=TIMEOUT, stall_limit=1e9)
+    client = run_notebooks.make_client(notebook, tmp_path, timeout=TIMEOUT, stall_limit=stall_limit)
     client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = slowed(widget_class)
     marks = {}
     client.on_cell_start = lambda cell, cell_index: marks.setdefault("start", time.monotonic())
@@ -93,3 +93,17 @@ def test_run_notebooks_output_widget_gets_the_reply_at_once(tmp_path):
         f"the cell took {seconds:.1f} s (the kernel {kernel_seconds:.1f} s): the stall is back"
     )
     assert outputs == [[{"output_type": "stream", "name": "stdout", "text": "inside the Output widget\n"}]]
+
+
+def test_run_notebooks_fails_a_run_whose_cell_reply_was_noticed_late(tmp_path):
+    with pytest.raises(run_notebooks.StallError, match=r"cell 0: the kernel sent its execute_reply .* later"):
+        run_cell(output_widget.OutputWidget, tmp_path, stall_limit=TIMEOUT / 2)
+
+
+def test_run_notebooks_leaves_a_failing_notebook_unchanged_and_exits_1(tmp_path, capsys):
+    path = tmp_path / "failing.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('on purpose')")]), path)
+    before = path.read_bytes()
+    assert run_notebooks.main([str(path), "--timeout=60"]) == 1
+    assert path.read_bytes() == before
+    assert "FAILED (CellExecutionError)" in capsys.readouterr().err
