@@ -4,8 +4,9 @@ that scripts/run_notebooks.py applies (its docstring explains the cause).
 Every `widgets.interact`/`widgets.interactive` cell runs its function inside an Output widget. nbclient, standing in
 for JupyterLab, sends the widget's new state back to the kernel on the shell channel; if the cell's execute_reply
 arrives just before that send, nbclient notices the reply only when its wait for it times out. On a busy machine this
-happens by chance: on the 2-core CI machine, under load, 2 of 92 nbclient runs of a small `widgets.interactive`
-notebook waited out the full 30 s cell timeout (the cell itself ran in 0.3 s), the stall the Binder check used to hit.
+happens by chance: on the shared 2-core machine, under load (load average about 7), 2 of 163 nbclient runs of a small
+`widgets.interactive` notebook waited out the full 30 s cell timeout although the kernel had replied within 0.3 s;
+0 of 71 runs with scripts/run_notebooks.py, interleaved with 71 of those, did.
 
 Here the window is made wide on purpose, so that the stall happens every time: the kernel waits WAIT s after the
 print before it replies, and the client's event loop is blocked for 2 * WAIT s (as a busy machine blocks it) just
