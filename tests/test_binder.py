@@ -76,9 +76,9 @@ def test_environment_yml_parses_with_conda_forge_python():
     assert "pip" in conda
 
 
-def test_pip_section_is_pyproject_runtime_dependencies():
+def test_pip_section_is_pyproject_runtime_dependencies_and_the_timm_extra():
     requirements = {line for line in binder_pip_lines() if not line.startswith("-")}
-    assert requirements == set(pyproject()["dependencies"])
+    assert requirements == set(pyproject()["dependencies"]) | set(pyproject()["optional-dependencies"]["timm"])
 
 
 def test_torch_comes_from_the_cpu_wheel_index_and_no_dev_tools_bloat_the_image():
