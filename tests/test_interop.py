@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny import tiny_data
 from torch import nn
 
 from dropkey_lib.attention import masked_logit
 from dropkey_lib.interop import DropKeyTimmAttention, apply_dropkey, dropkey_layers, train_briefly
 from dropkey_lib.schedules import drop_ratios
-from tests.tiny import tiny_data
 
 ROOT = Path(__file__).resolve().parents[1]
 
