@@ -83,10 +83,10 @@ def test_environment_yml_parses_with_conda_forge_python():
     assert "pip" in conda
 
 
-def test_pip_section_is_pyproject_runtime_dependencies_plus_the_binder_only_extras():
+def test_pip_section_is_pyproject_runtime_dependencies_and_the_timm_extra_plus_the_binder_only_extras():
     requirements = {line for line in binder_pip_lines() if not line.startswith("-")}
     extras = {line for line in requirements if requirement_name(line) in BINDER_ONLY}
-    assert requirements - extras == set(pyproject()["dependencies"])
+    assert requirements - extras == set(pyproject()["dependencies"]) | set(pyproject()["optional-dependencies"]["timm"])
 
 
 def test_binder_installs_jupyterlabs_simplified_chinese_language_pack():

@@ -1,0 +1,280 @@
+"""DropKey in your own timm model: turn the attention of a timm `VisionTransformer` into DropKey, keeping its weights.
+
+    import timm
+    from dropkey_lib.interop import apply_dropkey
+
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=4, num_classes=10)
+    apply_dropkey(model, 0.1)          # mean drop ratio 0.1 over the layers, decreasing with depth
+    model.train()                      # now drops keys, each layer with its own ratio
+    model.eval()                       # exactly the original model
+
+How it works. timm builds the attention of `VisionTransformer` (and of DeiT, CSATv2, ... and of anything made of
+its `Block`s) from one class, `timm.layers.Attention`: qkv projection, optional q/k norms, softmax attention with
+`attn_drop` *after* the softmax, output projection. `apply_dropkey` replaces every such module by a
+`DropKeyTimmAttention` that adopts the very same submodules (so every parameter is shared and the state_dict keys
+do not change: pretrained weights load, checkpoints round-trip) and computes q, k and v exactly like timm, but runs
+`attention.attention`, the library's fast path: PyTorch's fused attention with DropKey's additive mask. timm's
+`attn_drop` becomes an `nn.Identity`, so nothing drops twice; in eval mode nothing drops at all, whatever timm's
+fused-attention setting.
+
+timm is an optional dependency (`pip install -e ".[timm]"`): this module imports without it, and only
+`apply_dropkey` needs it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .attention import STRUCTURED_MODES, attention, check_grid_size, check_mode, check_ratio, check_window_size
+from .data import CIFAR10Data, iterate_batches
+from .schedules import drop_ratios
+from .train import epoch_generator, evaluate, learning_rate, take_subset
+from .vit import CIFAR10_MEAN, CIFAR10_STD
+
+
+def timm_attention_class() -> type[nn.Module]:
+    """`timm.layers.Attention`, imported on demand; an ImportError that says how to install timm when it is absent."""
+    try:
+        from timm.layers import Attention
+    except ImportError as error:
+        raise ImportError('apply_dropkey needs timm: pip install -e ".[timm]" (or pip install timm)') from error
+    return Attention
+
+
+class DropKeyTimmAttention(nn.Module):
+    """timm's `Attention` with DropKey (or another of `attention.MODES`) in place of its `attn_drop`.
+
+    x: (B, N, C) -> (B, N, C_out), like the timm module it replaces. Built from that module, whose submodules
+    (qkv, q_norm, k_norm, norm, gate, proj, proj_drop) it adopts under the same names: the parameters are the same
+    tensors and the state_dict keys are timm's. `attn_drop` is an `nn.Identity`: the regulariser is `mode` with
+    `drop_ratio`, active only in training mode.
+    """
+
+    def __init__(
+        self,
+        attn: nn.Module,
+        *,
+        mode: str = "dropkey",
+        drop_ratio: float = 0.0,
+        grid_size: tuple[int, int] | None = None,
+        window_size: int = 3,
+        num_prefix_tokens: int = 0,
+    ) -> None:
+        super().__init__()
+        self.num_heads = attn.num_heads
+        self.head_dim = attn.head_dim
+        self.attn_dim = getattr(attn, "attn_dim", attn.num_heads * attn.head_dim)
+        self.scale = attn.scale  # head_dim ** -0.5, the default scale of the fused attention we call
+        self.fused_attn = attn.fused_attn  # kept for code that reads it; the forward always takes the fused path
+        self.set_regulariser(mode, drop_ratio, grid_size, window_size, num_prefix_tokens)
+        # Registered in timm's order, so that even the order of the state_dict keys is unchanged.
+        self.qkv = attn.qkv
+        self.q_norm = attn.q_norm
+        self.k_norm = attn.k_norm
+        self.attn_drop = nn.Identity()
+        self.norm = getattr(attn, "norm", nn.Identity())
+        self.gate = getattr(attn, "gate", None)
+        self.proj = attn.proj
+        self.proj_drop = attn.proj_drop
+
+    def set_regulariser(
+        self,
+        mode: str,
+        drop_ratio: float,
+        grid_size: tuple[int, int] | None = None,
+        window_size: int = 3,
+        num_prefix_tokens: int = 0,
+    ) -> None:
+        """Check and set the regulariser: `mode`, `drop_ratio` and, for the structured modes, the token layout."""
+        self.mode = check_mode(mode)
+        self.drop_ratio = check_ratio(drop_ratio, "drop_ratio")
+        if mode in STRUCTURED_MODES:
+            grid_size = check_grid_size(grid_size)
+        self.grid_size = grid_size
+        self.window_size = check_window_size(window_size)
+        self.num_prefix_tokens = num_prefix_tokens
+
+    @property
+    def drops(self) -> bool:
+        """True when a forward pass would drop something (training mode, a regulariser and a ratio above 0)."""
+        return self.training and self.mode != "none" and self.drop_ratio > 0.0
+
+    def forward(self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
+        batch, tokens, _ = x.shape
+        gate = self.gate(x).sigmoid() if self.gate is not None else None
+        qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # each (B, H, N, head_dim)
+        q, k = self.q_norm(q), self.k_norm(k)
+        if attn_mask is None and not is_causal:
+            x = attention(
+                q,
+                k,
+                v,
+                mode=self.mode,
+                ratio=self.drop_ratio,
+                training=self.training,
+                grid_size=self.grid_size,
+                window_size=self.window_size,
+                num_prefix_tokens=self.num_prefix_tokens,
+            )
+        elif self.drops:
+            raise NotImplementedError("DropKeyTimmAttention drops keys only without timm's attn_mask and is_causal")
+        else:  # nothing to drop: timm's own masked attention
+            x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
+        x = self.norm(x.transpose(1, 2).reshape(batch, tokens, self.attn_dim))
+        if gate is not None:
+            x = x * gate
+        return self.proj_drop(self.proj(x))
+
+    def extra_repr(self) -> str:
+        return f"heads={self.num_heads}, mode={self.mode!r}, drop_ratio={self.drop_ratio:.4g}"
+
+
+def dropkey_layers(model: nn.Module) -> list[tuple[str, DropKeyTimmAttention]]:
+    """The (name, module) of every `DropKeyTimmAttention` in `model`, in the order of `model.named_modules()`."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, DropKeyTimmAttention)]
+
+
+def apply_dropkey(
+    model: nn.Module,
+    drop_ratio: float,
+    schedule: str = "linear_down",
+    mode: str = "dropkey",
+    *,
+    grid_size: tuple[int, int] | None = None,
+    window_size: int = 3,
+    num_prefix_tokens: int | None = None,
+) -> nn.Module:
+    """Turn every timm `Attention` of `model` into DropKey, in place, and return `model`.
+
+    drop_ratio: the mean drop ratio over the attention layers; layer i (in the order of `model.named_modules()`,
+        which is depth order for timm's models) gets `schedules.drop_ratios(drop_ratio, depth, schedule)[i]`.
+    mode: one of `attention.MODES`. The structured modes (dropkey_block, dropkey_cross) need the patch grid: by
+        default `model.patch_embed.grid_size` and `model.num_prefix_tokens`, as a timm `VisionTransformer` has them.
+
+    Only `timm.layers.Attention` modules (exactly that class, not subclasses with their own forward) are replaced;
+    every other module, and every weight, stays as it is. Applying it again to a converted model sets the new
+    ratios and mode. Raises TypeError when `model` is not an `nn.Module`, ValueError when it has no timm attention
+    or the ratio, schedule or mode is invalid, ImportError when timm is not installed.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    timm_attention = timm_attention_class()
+    drop_ratio = check_ratio(drop_ratio, "drop_ratio")
+    check_mode(mode)
+    layers = [
+        (name, module)
+        for name, module in model.named_modules()
+        if type(module) is timm_attention or isinstance(module, DropKeyTimmAttention)
+    ]
+    if not layers:
+        raise ValueError(
+            f"model ({type(model).__name__}) has no timm attention (timm.layers.Attention) to turn into DropKey"
+        )
+    if layers[0][0] == "":
+        raise ValueError("model is itself a timm Attention: pass the model that contains it, so it can be replaced")
+    ratios = drop_ratios(ratio=drop_ratio, depth=len(layers), schedule=schedule)
+    if mode in STRUCTURED_MODES and grid_size is None:
+        grid_size = getattr(getattr(model, "patch_embed", None), "grid_size", None)
+        if grid_size is None:
+            raise ValueError(f"mode={mode!r} needs grid_size (no model.patch_embed.grid_size): pass grid_size=(h, w)")
+    if num_prefix_tokens is None:
+        num_prefix_tokens = getattr(model, "num_prefix_tokens", 0)
+    layout = {"grid_size": grid_size, "window_size": window_size, "num_prefix_tokens": num_prefix_tokens}
+    for (name, module), ratio in zip(layers, ratios):
+        if isinstance(module, DropKeyTimmAttention):
+            module.set_regulariser(mode, ratio, **layout)
+        else:
+            model.set_submodule(name, DropKeyTimmAttention(module, mode=mode, drop_ratio=ratio, **layout))
+    return model
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# A short training loop for any image classifier
+
+
+class Normalize(nn.Module):
+    """images (B, 3, H, W) in [0, 1] -> (images - mean) / std, per channel (timm models expect normalised input)."""
+
+    def __init__(self, mean: tuple[float, ...] = CIFAR10_MEAN, std: tuple[float, ...] = CIFAR10_STD) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return (images - self.mean) / self.std
+
+
+def train_briefly(
+    model: nn.Module,
+    data: CIFAR10Data,
+    *,
+    epochs: int = 2,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.05,
+    label_smoothing: float = 0.1,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    train_eval_size: int = 1000,
+    seed: int = 0,
+    callback: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Train any classifier of (B, 3, 32, 32) images on CIFAR-10 for a few epochs and return its history.
+
+    The model sees the images normalised with the CIFAR-10 mean and std (`Normalize`), randomly flipped during
+    training. AdamW, half an epoch of linear warm-up, then cosine decay, as in `train.train`; the batches, subsets
+    and history records are those of `train.train` too (epoch, lr, train_loss, train_accuracy,
+    train_eval_accuracy, test_loss, test_accuracy, seconds, images_per_second), so `widgets.LiveTrainingPlot`
+    works as `callback` and `runs.Run.from_result` takes the history. The model is left in eval mode.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    train_images, train_labels = take_subset(data.train_images, data.train_labels, train_size, seed)
+    test_images, test_labels = take_subset(data.test_images, data.test_labels, test_size, seed)
+    probe_images, probe_labels = take_subset(train_images, train_labels, train_eval_size, seed)
+    network = nn.Sequential(Normalize(), model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(train_images) / batch_size)
+    total_steps, warmup_steps = epochs * steps_per_epoch, round(0.5 * steps_per_epoch)
+    history = []
+    for epoch in range(epochs):
+        network.train()
+        started, loss_sum, correct = time.perf_counter(), 0.0, 0
+        batches = iterate_batches(
+            train_images, train_labels, batch_size, shuffle=True, augment=True, crop_padding=0,
+            generator=epoch_generator(seed, epoch),
+        )  # fmt: skip
+        for step, (images, labels) in enumerate(batches):
+            lr_now = learning_rate(epoch * steps_per_epoch + step, total_steps, warmup_steps, lr)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_now
+            logits = network(images)
+            loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * len(labels)
+            correct += int((logits.argmax(dim=1) == labels).sum())
+        train_seconds = time.perf_counter() - started
+        record = {
+            "epoch": epoch + 1,
+            "lr": lr_now,
+            "train_loss": loss_sum / len(train_images),
+            "train_accuracy": correct / len(train_images),
+            "train_eval_accuracy": evaluate(network, probe_images, probe_labels)[1],
+        }
+        record["test_loss"], record["test_accuracy"] = evaluate(network, test_images, test_labels)
+        record["seconds"] = time.perf_counter() - started
+        record["images_per_second"] = len(train_images) / train_seconds
+        history.append(record)
+        if callback is not None:
+            callback(record)
+    model.eval()
+    return history
