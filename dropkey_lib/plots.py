@@ -13,6 +13,7 @@ seed of a structured window is a red mark.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -24,7 +25,14 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from .attention import check_grid_size, check_ratio, check_window_size, sample_key_drops, sample_structured_drops
+from .attention import (
+    check_grid_size,
+    check_ratio,
+    check_window_size,
+    dropkey_weights,
+    sample_key_drops,
+    sample_structured_drops,
+)
 from .schedules import SCHEDULES, drop_ratios
 
 KEPT_COLOR = "#f4c542"  # yellow: the key answers the query
@@ -255,6 +263,38 @@ def plot_row_sums(
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_dropout_row_sums(
+    weights: ArrayLike,
+    ratio: float,
+    *,
+    draws: int = 300,
+    seed: int = 0,
+    ax: Axes | None = None,
+    bins: int = 40,
+) -> Axes:
+    """Histogram of the row sums of `weights` (n_q, n_k) after post-softmax dropout at `ratio`, with DropKey's.
+
+    Draws `draws` Bernoulli(ratio) masks (a generator seeded with `seed`) and applies each twice: dropout,
+    m * p / (1 - ratio), and DropKey, `dropkey_weights(log p, ratio, drop_mask=m)`, then draws both histograms with
+    `plot_row_sums`. The title gives the spread of the dropout sums next to the prediction
+    sqrt(r / (1 - r) * mean_i sum_j p_ij**2). Returns the Axes.
+    """
+    ratio = check_ratio(ratio)
+    p = torch.as_tensor(_to_numpy(weights, "weights", ndim=2))
+    if (p <= 0).any() or not torch.allclose(p.sum(-1), torch.ones(p.shape[0], dtype=p.dtype), atol=1e-4):
+        raise ValueError("weights must be positive with rows that sum to one (softmax weights)")
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be a positive integer, got {draws!r}")
+    drop = torch.rand((draws, *p.shape), generator=torch.Generator().manual_seed(seed), dtype=p.dtype) < ratio
+    dropout = (p * ~drop / (1 - ratio)).sum(-1)
+    dropkey = dropkey_weights(p.log().expand(draws, *p.shape), ratio, drop_mask=drop).sum(-1)
+    ax = plot_row_sums({"post-softmax dropout": dropout, "DropKey": dropkey}, ax=ax, bins=bins, title=None)
+    predicted = math.sqrt(ratio / (1 - ratio) * float((p**2).sum(-1).mean()))
+    ax.set_title(f"ratio {ratio:.2f}, {p.shape[-1]} keys: dropout row sums std {float(dropout.std()):.3f} "
+                 f"(predicted {predicted:.3f}); DropKey exactly 1", fontsize=10)
     return ax
 
 

@@ -39,6 +39,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from torch import Tensor
 
 from .experiments import by_run, mean_ci
@@ -558,6 +559,46 @@ def plot_head_maps(model_maps: Mapping[str, Sequence[Tensor]], image: Tensor, *,
     fig.suptitle(title or f"layer {shown} of {depth}: attention of {who} over the patches", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return fig
+
+
+def plot_query_map(maps: Sequence[Tensor], image: Tensor, *, layer: int = -1, head: int | None = None,
+                   query: int = 0, index: int = 0, grid_size: tuple[int, int] = (8, 8), num_prefix_tokens: int = 1,
+                   vmax: float | None = None, alpha: float = 0.6, ax: Axes | None = None,
+                   title: str | None = None) -> Axes:
+    """One head's attention of token `query` (0 = the class token) over the patches, laid over the image.
+
+    maps: one model's attention maps from `TinyViT.attention_maps`; `index` picks the image in the batch and `image`
+    (3, H, W) is that image. `head` is 0-based; None averages the heads. A patch query is outlined. The colour
+    scale runs from 0 to `vmax` (default: this map's largest weight), so pass a common `vmax` to compare models.
+    Returns the Axes.
+    """
+    depth = len(maps)
+    if isinstance(layer, bool) or not isinstance(layer, int) or not -depth <= layer < depth:
+        raise ValueError(f"layer must be an int in [{-depth}, {depth}), got {layer!r}")
+    tokens = maps[layer].shape[-1]
+    if isinstance(query, bool) or not isinstance(query, int) or not 0 <= query < tokens:
+        raise ValueError(f"query must be a token index in [0, {tokens}), got {query!r}")
+    per_head = query_maps(maps, layer, image=index, query=query, grid_size=grid_size,
+                          num_prefix_tokens=num_prefix_tokens)
+    if head is not None and (isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < len(per_head)):
+        raise ValueError(f"head must be None or an int in [0, {len(per_head)}), got {head!r}")
+    grid = per_head.mean(axis=0) if head is None else per_head[head]
+    ax = _new_axes(ax, (3.4, 3.4))
+    picture = image_hwc(image)
+    height, width = picture.shape[:2]
+    ax.imshow(picture)
+    ax.imshow(grid, cmap="inferno", alpha=alpha, vmin=0.0, vmax=float(grid.max()) if vmax is None else vmax,
+              extent=(-0.5, width - 0.5, height - 0.5, -0.5), interpolation="nearest")
+    if query >= num_prefix_tokens:
+        row, col = divmod(query - num_prefix_tokens, grid_size[1])
+        cell_h, cell_w = height / grid_size[0], width / grid_size[1]
+        ax.add_patch(Rectangle((col * cell_w - 0.5, row * cell_h - 0.5), cell_w, cell_h, fill=False,
+                               edgecolor="cyan", linewidth=2))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    who = "mean of the heads" if head is None else f"head {head + 1}"
+    ax.set_title(f"{title + ': ' if title else ''}{who}, max {grid.max():.2f}", fontsize=9)
+    return ax
 
 
 def rollout_map(rollout: Tensor, *, index: int = 0, grid_size: tuple[int, int] = (8, 8),
