@@ -1,6 +1,6 @@
 """Checkers for the exercises of notebooks 01-08: they grade your answer and say what is wrong.
 
-Every `check_*` takes your answer (a function, except in notebook 07 where it is also a function), runs it on
+Every `check_*` takes your answer, a function, runs it on
 inputs of its own and then
 
 - prints one line starting with "Correct" when the answer is right;
@@ -48,7 +48,7 @@ def _name(answer: Any) -> str:
     return getattr(answer, "__name__", type(answer).__name__)
 
 
-def checker(check: Callable[..., str]) -> Callable[..., None]:
+def _checker(check: Callable[..., str]) -> Callable[..., None]:
     """Turn `check(answer) -> success line` into a notebook checker: prints the success line, or prints "not
     attempted yet" when the answer raises NotImplementedError; an AssertionError from `check` passes through."""
 
@@ -216,7 +216,7 @@ def _check_drop_fraction(drops: Tensor, ratio: float, kind: str) -> None:
 # 01: post-softmax attention dropout
 
 
-@checker
+@_checker
 def check_attention_dropout(fn: Callable[[Tensor, float], Tensor]) -> str:
     """Grade `fn(weights, ratio) -> weights after dropout`: classic post-softmax attention dropout (timm's
     `attn_drop`), with torch's global RNG.
@@ -273,7 +273,7 @@ def check_attention_dropout(fn: Callable[[Tensor, float], Tensor]) -> str:
 # 02: DropKey
 
 
-@checker
+@_checker
 def check_dropkey(fn: Callable[[Tensor, float], Tensor]) -> str:
     """Grade `fn(scores, ratio) -> weights`: DropKey on pre-softmax scores (..., N_q, N_k), with torch's global RNG.
 
@@ -380,7 +380,7 @@ def _diagnose_row_sums(weights: Tensor, plain: Tensor, drops: Tensor, rows: Tens
 # 03: the smoothing coefficient
 
 
-@checker
+@_checker
 def check_smoothing_coefficients(fn: Callable[[np.ndarray, float], Sequence[float]]) -> str:
     """Grade `fn(p, ratio) -> c`: the exact smoothing coefficients c_j = (1 - r) E[1 / (p_j + sum_{i != j} m_i p_i)]
     of one attention row p (n,), for n <= 8, as an array (n,).
@@ -436,7 +436,7 @@ def _diagnose_coefficients(c: np.ndarray, exact: np.ndarray, p: np.ndarray, rati
 # 04: the gradient of the toy objective
 
 
-@checker
+@_checker
 def check_value_gradients(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> str:
     """Grade `fn(p, values, y) -> gradient`: the gradient of f = 1/2 ||sum_j p_j v_j - y||^2 with respect to every
     value v_j, as an (n, d) tensor, for weights p (n,), values (n, d) and a target y (d,).
@@ -487,7 +487,7 @@ SCHEDULE_RATIOS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.45)
 SCHEDULE_DEPTHS = (1, 2, 3, 4, 6, 12, 24)
 
 
-@checker
+@_checker
 def check_schedule(fn: Callable[[float, int], Sequence[float]]) -> str:
     """Grade `fn(drop_ratio, depth) -> per-layer ratios`, first layer first: a schedule like the library's
     `linear_down`, of any shape.
@@ -536,7 +536,7 @@ def check_schedule(fn: Callable[[float, int], Sequence[float]]) -> str:
 # 06: the seed probability of structured DropKey
 
 
-@checker
+@_checker
 def check_seed_probability(fn: Callable[[float, int, str], float]) -> str:
     """Grade `fn(ratio, window_size, shape) -> gamma`: the probability that a grid position is a seed, such that
     every key is dropped with probability `ratio` by block (`shape="block"`, w x w) or cross (`"cross"`, 2w - 1
@@ -590,7 +590,7 @@ PARAMETER_CONFIGS = (
 )
 
 
-@checker
+@_checker
 def check_parameter_count(fn: Callable[[ViTConfig], int]) -> str:
     """Grade `fn(config) -> int`: the number of trainable parameters of `TinyViT(config)`, from the config alone.
 
@@ -647,7 +647,7 @@ def _diagnose_parameter_count(answer: int, exact: int, config: ViTConfig, overri
 LR_CASES = ((100, 10, 1e-3), (504, 32, 2e-3), (20, 0, 1.0), (7, 3, 0.5))
 
 
-@checker
+@_checker
 def check_learning_rate(fn: Callable[[int, int, int, float], float]) -> str:
     """Grade `fn(step, total_steps, warmup_steps, base_lr) -> lr`: linear warm-up, then cosine decay to 0, as the
     library's `train.learning_rate`. Compared at every step of each case in LR_CASES to a relative 1e-9."""
