@@ -1,7 +1,6 @@
 """Checkers for the exercises of notebooks 01-08: they grade your answer and say what is wrong.
 
-Every `check_*` takes your answer, a function, runs it on
-inputs of its own and then
+Every `check_*` takes your answer, a function, runs it on inputs of its own and then
 
 - prints one line starting with "Correct" when the answer is right;
 - raises `AssertionError` with a message that says what is wrong and how to think about it when it is not;
