@@ -30,7 +30,7 @@ from torch import Tensor
 
 from . import theory
 from .analysis import query_maps
-from .attention import check_grid_size, check_window_size, sample_key_drops, sample_structured_drops
+from .attention import check_grid_size, check_window_size, dropkey_weights, sample_key_drops, sample_structured_drops
 from .checks import check_drop_ratio, check_positive_int
 from .schedules import SCHEDULE_LABELS, SCHEDULES, drop_ratios
 from .stats import mean_ci
@@ -302,6 +302,40 @@ def plot_row_sums(
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_dropout_row_sums(
+    weights: ArrayLike,
+    drop_ratio: float,
+    *,
+    draws: int = 300,
+    seed: int = 0,
+    ax: Axes | None = None,
+    bins: int = 40,
+) -> Axes:
+    """Histogram of the row sums of `weights` (n_q, n_k) after post-softmax dropout at `drop_ratio`, with DropKey's.
+
+    Draws `draws` Bernoulli(drop_ratio) masks (a generator seeded with `seed`) and applies each twice: dropout,
+    m * p / (1 - drop_ratio), and DropKey, `dropkey_weights(log p, drop_ratio, drop_mask=m)`, then draws both
+    histograms with `plot_row_sums`. The title gives the spread of the dropout sums next to the prediction
+    sqrt(r / (1 - r) * mean_i sum_j p_ij**2). Returns the Axes.
+    """
+    drop_ratio = check_drop_ratio(drop_ratio)
+    p = torch.as_tensor(_to_numpy(weights, "weights", ndim=2))
+    if (p <= 0).any() or not torch.allclose(p.sum(-1), torch.ones(p.shape[0], dtype=p.dtype), atol=1e-4):
+        raise ValueError("weights must be positive with rows that sum to one (softmax weights)")
+    check_positive_int(draws, "draws")
+    drop = torch.rand((draws, *p.shape), generator=torch.Generator().manual_seed(seed), dtype=p.dtype) < drop_ratio
+    dropout = (p * ~drop / (1 - drop_ratio)).sum(-1)
+    dropkey = dropkey_weights(p.log().expand(draws, *p.shape), drop_ratio, drop_mask=drop).sum(-1)
+    ax = plot_row_sums({"post-softmax dropout": dropout, "DropKey": dropkey}, ax=ax, bins=bins, title=None)
+    predicted = math.sqrt(drop_ratio / (1 - drop_ratio) * float((p**2).sum(-1).mean()))
+    ax.set_title(
+        f"drop_ratio {drop_ratio:.2f}, {p.shape[-1]} keys: dropout row sums std {float(dropout.std()):.3f} "
+        f"(predicted {predicted:.3f}); DropKey exactly 1",
+        fontsize=10,
+    )
     return ax
 
 
@@ -1082,6 +1116,68 @@ def plot_head_maps(
     fig.suptitle(title or f"layer {shown} of {depth}: attention of {who} over the patches", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return fig
+
+
+def plot_query_map(
+    maps: Sequence[Tensor],
+    image: Tensor,
+    *,
+    layer: int = -1,
+    head: int | None = None,
+    query: int = 0,
+    index: int = 0,
+    grid_size: tuple[int, int] = (8, 8),
+    num_prefix_tokens: int = 1,
+    vmax: float | None = None,
+    alpha: float = 0.6,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """One head's attention of token `query` (0 = the class token) over the patches, laid over the image.
+
+    maps: one model's attention maps from `TinyViT.attention_maps`; `index` picks the image in the batch and `image`
+    (3, H, W) is that image. `head` is 0-based; None averages the heads. A patch query is outlined. The colour
+    scale runs from 0 to `vmax` (default: this map's largest weight), so pass a common `vmax` to compare models.
+    Returns the Axes.
+    """
+    depth = len(maps)
+    if isinstance(layer, bool) or not isinstance(layer, int) or not -depth <= layer < depth:
+        raise ValueError(f"layer must be an int in [{-depth}, {depth}), got {layer!r}")
+    tokens = maps[layer].shape[-1]
+    if isinstance(query, bool) or not isinstance(query, int) or not 0 <= query < tokens:
+        raise ValueError(f"query must be a token index in [0, {tokens}), got {query!r}")
+    per_head = query_maps(
+        maps, layer, image=index, query=query, grid_size=grid_size, num_prefix_tokens=num_prefix_tokens
+    )
+    if head is not None and (isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < len(per_head)):
+        raise ValueError(f"head must be None or an int in [0, {len(per_head)}), got {head!r}")
+    grid = per_head.mean(axis=0) if head is None else per_head[head]
+    ax = _new_axes(ax, (3.4, 3.4))
+    picture = image_hwc(image)
+    height, width = picture.shape[:2]
+    ax.imshow(picture)
+    ax.imshow(
+        grid,
+        cmap="inferno",
+        alpha=alpha,
+        vmin=0.0,
+        vmax=float(grid.max()) if vmax is None else vmax,
+        extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+        interpolation="nearest",
+    )
+    if query >= num_prefix_tokens:
+        row, col = divmod(query - num_prefix_tokens, grid_size[1])
+        cell_h, cell_w = height / grid_size[0], width / grid_size[1]
+        ax.add_patch(
+            Rectangle(
+                (col * cell_w - 0.5, row * cell_h - 0.5), cell_w, cell_h, fill=False, edgecolor="cyan", linewidth=2
+            )
+        )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    who = "mean of the heads" if head is None else f"head {head + 1}"
+    ax.set_title(f"{title + ': ' if title else ''}{who}, max {grid.max():.2f}", fontsize=9)
+    return ax
 
 
 def plot_rollout(

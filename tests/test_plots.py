@@ -58,6 +58,18 @@ def test_plot_drop_mask_and_row_sums_and_weight_bars():
     assert len(ax.containers) == 2 and sum(len(c) for c in ax.containers) == 6
 
 
+def test_plot_dropout_row_sums_draws_dropout_and_dropkey_with_the_predicted_spread():
+    weights = torch.randn(5, 5, generator=torch.Generator().manual_seed(0)).softmax(-1)
+    ax = plots.plot_dropout_row_sums(weights, 0.3, draws=200)
+    assert len(ax.containers) == 2 and "ratio 0.30, 5 keys" in ax.get_title()
+    assert ax.get_legend().get_texts()[1].get_text() == "DropKey"
+    again = plots.plot_dropout_row_sums(weights, 0.3, draws=200)
+    assert again.get_title() == ax.get_title()  # seeded: the same draws
+    predicted = (0.3 / 0.7 * (weights**2).sum(-1).mean()).sqrt().item()
+    assert f"predicted {predicted:.3f}" in ax.get_title()
+    assert "std 0.000" in plots.plot_dropout_row_sums(weights, 0.0, draws=10).get_title()
+
+
 def test_plot_key_grid_marks_seeds_query_and_class_token():
     drops = torch.zeros(1 + 16, dtype=torch.bool)
     drops[[0, 5, 6]] = True
@@ -101,6 +113,9 @@ def test_plot_grid_values_dropped_fraction_and_schedules():
         (lambda: plots.plot_drop_mask(np.zeros((2, 2, 2), bool)), "drop_mask"),
         (lambda: plots.plot_row_sums({}), "row_sums"),
         (lambda: plots.plot_row_sums({"a": [1.0]}, bins=0), "bins"),
+        (lambda: plots.plot_dropout_row_sums(torch.ones(2, 2), 0.1), "weights"),
+        (lambda: plots.plot_dropout_row_sums(torch.full((2, 2), 0.5), 1.0), "ratio"),
+        (lambda: plots.plot_dropout_row_sums(torch.full((2, 2), 0.5), 0.1, draws=0), "draws"),
         (lambda: plots.plot_weight_bars({"a": [1, 2], "b": [1, 2, 3]}), "rows"),
         (lambda: plots.plot_key_grid(np.zeros(16, bool), (4, 4), num_prefix_tokens=1), "drop_mask"),
         (lambda: plots.plot_key_grid(np.zeros(16, bool), (4, 4), query=16), "query"),

@@ -239,6 +239,23 @@ def test_attention_figures(results):
     plt.close("all")
 
 
+def test_plot_query_map_overlays_one_head_or_the_mean_and_outlines_a_patch_query():
+    maps = fake_maps()
+    image = torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8)
+    ax = plots.plot_query_map(maps, image, layer=0, head=1, index=1, grid_size=(4, 4))
+    shown = analysis.query_maps(maps, 0, image=1, grid_size=(4, 4))[1]
+    assert len(ax.images) == 2 and np.array_equal(ax.images[1].get_array(), shown)
+    assert not ax.patches and "head 2" in ax.get_title()  # the class token is not on the grid
+    ax = plots.plot_query_map(maps, image, query=1 + 5, grid_size=(4, 4), vmax=0.5, title="a")
+    assert np.allclose(ax.images[1].get_array(), analysis.query_maps(maps, -1, query=6, grid_size=(4, 4)).mean(0))
+    assert ax.images[1].get_clim() == (0.0, 0.5) and len(ax.patches) == 1  # patch 5 (row 1, column 1) outlined
+    assert ax.get_title().startswith("a: mean of the heads")
+    for kwargs, name in [({"layer": 2}, "layer"), ({"head": 3}, "head"), ({"query": 17}, "query")]:
+        with pytest.raises(ValueError, match=name):
+            plots.plot_query_map(maps, image, grid_size=(4, 4), **kwargs)
+    plt.close("all")
+
+
 def test_with_layer_means_adds_one_number_per_run(results):
     extended = verdicts.with_layer_means(results)
     assert extended[0]["mean_attention_entropy"] == pytest.approx(np.mean(results[0]["attention_entropy"]))
