@@ -429,10 +429,10 @@ def attention(
     scores_shape = (*q.shape[:-1], k.shape[-2])
     if drop_mask is not None and drop_mask.shape != scores_shape:
         raise ValueError(f"drop_mask must have shape {scores_shape}, got {tuple(drop_mask.shape)}")
-    return _attend(q, k, v, mode, drop_ratio, training, grid_size, window_size, num_prefix_tokens, generator, drop_mask)
+    return attend(q, k, v, mode, drop_ratio, training, grid_size, window_size, num_prefix_tokens, generator, drop_mask)
 
 
-def _attend(
+def attend(
     q: Tensor,
     k: Tensor,
     v: Tensor,
@@ -445,7 +445,9 @@ def _attend(
     generator: torch.Generator | None = None,
     drop_mask: Tensor | None = None,
 ) -> Tensor:
-    """`attention` on arguments that were checked once, where they entered (`attention` or `Attention.__init__`)."""
+    """`attention` on arguments that were checked once, where they entered: `attention` itself, or the `__init__`
+    of a module that stores them (`Attention`, `interop.DropKeyTimmAttention`). The forward passes call this, so
+    they do not check the same arguments again at every step."""
     if not training or mode == "none" or drop_ratio == 0.0:
         return F.scaled_dot_product_attention(q, k, v)
     if mode == "dropout":
@@ -503,7 +505,7 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         q, k, v = self._heads(x)
-        out = _attend(
+        out = attend(
             q, k, v, self.mode, self.drop_ratio, self.training, self.grid_size, self.window_size, self.num_prefix_tokens
         )
         return self.proj(out.transpose(1, 2).flatten(2))

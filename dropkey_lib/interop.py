@@ -31,11 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attention import STRUCTURED_MODES, attention, check_grid_size, check_mode, check_ratio, check_window_size
-from .data import CIFAR10Data, iterate_batches
+from .attention import STRUCTURED_MODES, attend, check_grid_size, check_mode, check_window_size
+from .checks import check_drop_ratio
+from .data import CIFAR10_MEAN, CIFAR10_STD, CIFAR10Data, epoch_generator, iterate_batches, subset
 from .schedules import drop_ratios
-from .train import epoch_generator, evaluate, learning_rate, take_subset
-from .vit import CIFAR10_MEAN, CIFAR10_STD
+from .train import evaluate, learning_rate
 
 
 def timm_attention_class() -> type[nn.Module]:
@@ -72,7 +72,7 @@ class DropKeyTimmAttention(nn.Module):
         self.attn_dim = getattr(attn, "attn_dim", attn.num_heads * attn.head_dim)
         self.scale = attn.scale  # head_dim ** -0.5, the default scale of the fused attention we call
         self.fused_attn = attn.fused_attn  # kept for code that reads it; the forward always takes the fused path
-        self.set_regulariser(mode, drop_ratio, grid_size, window_size, num_prefix_tokens)
+        self.set_drops(mode, drop_ratio, grid_size, window_size, num_prefix_tokens)
         # Registered in timm's order, so that even the order of the state_dict keys is unchanged.
         self.qkv = attn.qkv
         self.q_norm = attn.q_norm
@@ -83,7 +83,7 @@ class DropKeyTimmAttention(nn.Module):
         self.proj = attn.proj
         self.proj_drop = attn.proj_drop
 
-    def set_regulariser(
+    def set_drops(
         self,
         mode: str,
         drop_ratio: float,
@@ -93,7 +93,7 @@ class DropKeyTimmAttention(nn.Module):
     ) -> None:
         """Check and set the regulariser: `mode`, `drop_ratio` and, for the structured modes, the token layout."""
         self.mode = check_mode(mode)
-        self.drop_ratio = check_ratio(drop_ratio, "drop_ratio")
+        self.drop_ratio = check_drop_ratio(drop_ratio)
         if mode in STRUCTURED_MODES:
             grid_size = check_grid_size(grid_size)
         self.grid_size = grid_size
@@ -112,16 +112,16 @@ class DropKeyTimmAttention(nn.Module):
         q, k, v = qkv.unbind(0)  # each (B, H, N, head_dim)
         q, k = self.q_norm(q), self.k_norm(k)
         if attn_mask is None and not is_causal:
-            x = attention(
+            x = attend(
                 q,
                 k,
                 v,
-                mode=self.mode,
-                ratio=self.drop_ratio,
-                training=self.training,
-                grid_size=self.grid_size,
-                window_size=self.window_size,
-                num_prefix_tokens=self.num_prefix_tokens,
+                self.mode,
+                self.drop_ratio,
+                self.training,
+                self.grid_size,
+                self.window_size,
+                self.num_prefix_tokens,
             )
         elif self.drops:
             raise NotImplementedError("DropKeyTimmAttention drops keys only without timm's attn_mask and is_causal")
@@ -166,7 +166,7 @@ def apply_dropkey(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     timm_attention = timm_attention_class()
-    drop_ratio = check_ratio(drop_ratio, "drop_ratio")
+    drop_ratio = check_drop_ratio(drop_ratio)
     check_mode(mode)
     layers = [
         (name, module)
@@ -179,7 +179,7 @@ def apply_dropkey(
         )
     if layers[0][0] == "":
         raise ValueError("model is itself a timm Attention: pass the model that contains it, so it can be replaced")
-    ratios = drop_ratios(ratio=drop_ratio, depth=len(layers), schedule=schedule)
+    ratios = drop_ratios(drop_ratio, len(layers), schedule)
     if mode in STRUCTURED_MODES and grid_size is None:
         grid_size = getattr(getattr(model, "patch_embed", None), "grid_size", None)
         if grid_size is None:
@@ -189,7 +189,7 @@ def apply_dropkey(
     layout = {"grid_size": grid_size, "window_size": window_size, "num_prefix_tokens": num_prefix_tokens}
     for (name, module), ratio in zip(layers, ratios):
         if isinstance(module, DropKeyTimmAttention):
-            module.set_regulariser(mode, ratio, **layout)
+            module.set_drops(mode, ratio, **layout)
         else:
             model.set_submodule(name, DropKeyTimmAttention(module, mode=mode, drop_ratio=ratio, **layout))
     return model
@@ -236,9 +236,9 @@ def train_briefly(
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    train_images, train_labels = take_subset(data.train_images, data.train_labels, train_size, seed)
-    test_images, test_labels = take_subset(data.test_images, data.test_labels, test_size, seed)
-    probe_images, probe_labels = take_subset(train_images, train_labels, train_eval_size, seed)
+    train_images, train_labels = subset(data.train_images, data.train_labels, train_size, seed)
+    test_images, test_labels = subset(data.test_images, data.test_labels, test_size, seed)
+    probe_images, probe_labels = subset(train_images, train_labels, train_eval_size, seed)
     network = nn.Sequential(Normalize(), model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(train_images) / batch_size)

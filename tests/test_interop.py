@@ -143,7 +143,7 @@ def test_eval_output_is_unchanged_with_fused_attention_on_and_off(name, fused):
 def test_training_mode_drops_keys_at_each_layers_ratio(name, monkeypatch):
     model, images = build(name)
     apply_dropkey(model, 0.2, schedule="linear_down").train()
-    expected = drop_ratios(ratio=0.2, depth=len(dropkey_layers(model)), schedule="linear_down")
+    expected = drop_ratios(0.2, len(dropkey_layers(model)), "linear_down")
     spy = MaskSpy(monkeypatch)
     torch.manual_seed(0)
     model(images)
