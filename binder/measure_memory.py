@@ -64,7 +64,7 @@ def tree_rss(process) -> int:
     return total
 
 
-def measure_one(notebook: Path, timeout: float, env: dict, allow_errors: bool = False) -> dict:
+def measure_one(notebook: Path, timeout: float, env: dict) -> dict:
     """Run one copied notebook (with the probe cell appended) and measure it."""
     import nbformat
     import psutil
@@ -72,10 +72,14 @@ def measure_one(notebook: Path, timeout: float, env: dict, allow_errors: bool = 
     book = nbformat.read(notebook, as_version=4)
     book.cells.append(nbformat.v4.new_code_cell(PROBE))
     nbformat.write(book, notebook)
-    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-               f"--ExecutePreprocessor.timeout={int(timeout)}", str(notebook)]  # fmt: skip
-    if allow_errors:  # run every cell even after a failing one, so that the probe cell still runs
-        command.append("--allow-errors")
+    # scripts/run_notebooks.py: nbclient without its output-widget stall (see that script's docstring).
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "run_notebooks.py"),
+        "--timeout",
+        str(int(timeout)),
+        str(notebook),
+    ]
     if shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
     started = time.monotonic()
@@ -87,7 +91,12 @@ def measure_one(notebook: Path, timeout: float, env: dict, allow_errors: bool = 
             peak = max(peak, tree_rss(watched))
             time.sleep(0.2)
     seconds = time.monotonic() - started
-    result = {"notebook": notebook.name, "ok": process.returncode == 0, "seconds": round(seconds, 1), "total_peak_mb": round(peak / 2**20, 1)}
+    result = {
+        "notebook": notebook.name,
+        "ok": process.returncode == 0,
+        "seconds": round(seconds, 1),
+        "total_peak_mb": round(peak / 2**20, 1),
+    }
     if process.returncode != 0:
         result["error"] = log.read_text(errors="replace")[-3000:]
         return result
@@ -108,10 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebooks/NN_*.ipynb)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per cell (default 3600)")
-    parser.add_argument("--allow-errors", action="store_true", help="run on after a failing cell (the failures are listed)")
     args = parser.parse_args(argv)
 
-    names = [Path(n).name for n in args.notebooks] or sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    names = [Path(n).name for n in args.notebooks] or sorted(
+        p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+    )
     env = {key: value for key, value in os.environ.items() if key != "DROPKEY_QUICK"}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     results = []
@@ -119,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         course = mirror_repository(Path(folder) / "course")
         for name in names:
             print(f"{name}: running in full mode on 1 CPU (load average {os.getloadavg()[0]:.1f}) ...", flush=True)
-            result = measure_one(course / "notebooks" / name, args.timeout, env, args.allow_errors)
+            result = measure_one(course / "notebooks" / name, args.timeout, env)
             result["load_average_after"] = round(os.getloadavg()[0], 2)
             results.append(result)
             print(json.dumps(result), flush=True)
@@ -127,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|")
     for r in results:
         if r["ok"]:
-            print(f"| {r['notebook']} | {r.get('kernel_peak_mb', float('nan')):.0f} MB | {r['total_peak_mb']:.0f} MB | {r['seconds'] / 60:.1f} min |")
+            kernel = f"{r.get('kernel_peak_mb', float('nan')):.0f} MB"
+            print(f"| {r['notebook']} | {kernel} | {r['total_peak_mb']:.0f} MB | {r['seconds'] / 60:.1f} min |")
         else:
             print(f"| {r['notebook']} | failed | | |")
     if args.json:

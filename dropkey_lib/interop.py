@@ -23,19 +23,12 @@ timm is an optional dependency (`pip install -e ".[timm]"`): this module imports
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
-
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attention import STRUCTURED_MODES, attend, check_grid_size, check_mode, check_window_size
 from .checks import check_drop_ratio
-from .data import CIFAR10_MEAN, CIFAR10_STD, CIFAR10Data, epoch_generator, iterate_batches, subset
 from .schedules import drop_ratios
-from .train import evaluate, learning_rate
 
 
 def timm_attention_class() -> type[nn.Module]:
@@ -193,88 +186,3 @@ def apply_dropkey(
         else:
             model.set_submodule(name, DropKeyTimmAttention(module, mode=mode, drop_ratio=ratio, **layout))
     return model
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# A short training loop for any image classifier
-
-
-class Normalize(nn.Module):
-    """images (B, 3, H, W) in [0, 1] -> (images - mean) / std, per channel (timm models expect normalised input)."""
-
-    def __init__(self, mean: tuple[float, ...] = CIFAR10_MEAN, std: tuple[float, ...] = CIFAR10_STD) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
-
-    def forward(self, images: Tensor) -> Tensor:
-        return (images - self.mean) / self.std
-
-
-def train_briefly(
-    model: nn.Module,
-    data: CIFAR10Data,
-    *,
-    epochs: int = 2,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    weight_decay: float = 0.05,
-    label_smoothing: float = 0.1,
-    train_size: int | None = None,
-    test_size: int | None = None,
-    train_eval_size: int = 1000,
-    seed: int = 0,
-    callback: Callable[[dict], None] | None = None,
-) -> list[dict]:
-    """Train any classifier of (B, 3, 32, 32) images on CIFAR-10 for a few epochs and return its history.
-
-    The model sees the images normalised with the CIFAR-10 mean and std (`Normalize`), randomly flipped during
-    training. AdamW, half an epoch of linear warm-up, then cosine decay, as in `train.train`; the batches, subsets
-    and history records are those of `train.train` too (epoch, lr, train_loss, train_accuracy,
-    train_eval_accuracy, test_loss, test_accuracy, seconds, images_per_second), so `widgets.LiveTrainingPlot`
-    works as `callback` and `runs.Run.from_result` takes the history. The model is left in eval mode.
-    """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    train_images, train_labels = subset(data.train_images, data.train_labels, train_size, seed)
-    test_images, test_labels = subset(data.test_images, data.test_labels, test_size, seed)
-    probe_images, probe_labels = subset(train_images, train_labels, train_eval_size, seed)
-    network = nn.Sequential(Normalize(), model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(train_images) / batch_size)
-    total_steps, warmup_steps = epochs * steps_per_epoch, round(0.5 * steps_per_epoch)
-    history = []
-    for epoch in range(epochs):
-        network.train()
-        started, loss_sum, correct = time.perf_counter(), 0.0, 0
-        batches = iterate_batches(
-            train_images, train_labels, batch_size, shuffle=True, augment=True, crop_padding=0,
-            generator=epoch_generator(seed, epoch),
-        )  # fmt: skip
-        for step, (images, labels) in enumerate(batches):
-            lr_now = learning_rate(epoch * steps_per_epoch + step, total_steps, warmup_steps, lr)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_now
-            logits = network(images)
-            loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.item() * len(labels)
-            correct += int((logits.argmax(dim=1) == labels).sum())
-        train_seconds = time.perf_counter() - started
-        record = {
-            "epoch": epoch + 1,
-            "lr": lr_now,
-            "train_loss": loss_sum / len(train_images),
-            "train_accuracy": correct / len(train_images),
-            "train_eval_accuracy": evaluate(network, probe_images, probe_labels)[1],
-        }
-        record["test_loss"], record["test_accuracy"] = evaluate(network, test_images, test_labels)
-        record["seconds"] = time.perf_counter() - started
-        record["images_per_second"] = len(train_images) / train_seconds
-        history.append(record)
-        if callback is not None:
-            callback(record)
-    model.eval()
-    return history

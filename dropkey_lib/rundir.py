@@ -111,7 +111,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load a checkpoint or model file on the CPU (weights only: no pickled code runs), its configs upgraded."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("config", "model_config"):
-        if key in checkpoint:
+        if checkpoint.get(key) is not None:
             checkpoint[key] = upgrade_config(checkpoint[key])
     return checkpoint
 
@@ -137,6 +137,8 @@ def load_model(path: str | os.PathLike) -> TinyViT:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: pass a run folder, its {CHECKPOINT_FILE} or a model file")
     checkpoint = read_checkpoint(path)
+    if "model_config" in checkpoint and checkpoint["model_config"] is None:
+        raise ValueError(f"{path} holds a model that is not a TinyViT: load its 'model' state_dict into that model")
     settings = checkpoint.get("model_config") or checkpoint.get("config")
     if settings is None:
         raise ValueError(f"{path} has no model config: it is not a checkpoint or model file of this library")

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from . import rundir
@@ -41,6 +41,7 @@ from .checks import check_choice, check_positive_int
 from .data import CIFAR10Data, epoch_generator, eval_batches, iterate_batches, load_cifar10, subset
 from .schedules import SCHEDULES
 from .settings import quick_mode
+from .tables import format_duration
 from .vit import TinyViT, ViTConfig
 
 AUGMENTATIONS = ("crop_flip", "flip", "none")
@@ -101,7 +102,7 @@ QUICK = dict(dim=64, depth=3, epochs=8, batch_size=64, train_size=4000, test_siz
 
 @dataclass
 class TrainResult:
-    model: TinyViT  # in eval mode
+    model: nn.Module  # a TinyViT unless `train` was given another model; in eval mode
     history: list[dict]  # one record per epoch, see `train`
     test_accuracy: float  # final test accuracy, in [0, 1]
 
@@ -122,6 +123,9 @@ def train(
     resume: bool = False,
     progress: bool = True,
     callback: Callable[[dict], None] | None = None,
+    on_estimate: Callable[[float], None] | None = None,
+    device: str | torch.device | None = None,
+    model: nn.Module | None = None,
 ) -> TrainResult:
     """Train a TinyViT with `config` and return the model, its per-epoch history and its final test accuracy.
 
@@ -130,6 +134,13 @@ def train(
     out_dir: where config, history and checkpoints go (None: keep everything in memory). An existing run there
         is never overwritten: continue it with `resume=True` or choose another folder.
     callback: called with each epoch's record as soon as the epoch ends (live plots in the notebooks).
+    on_estimate: called once, after the first optimiser steps, with the estimated wall time of the whole run in
+        seconds, measured on this machine (`DurationEstimator`); with `progress` it is also printed.
+    device: where to train, e.g. "cuda" (default: the CPU). Runs are exactly resumable on the CPU; on a GPU the drop
+        masks come from the GPU's random number generator, whose state the checkpoint does not hold.
+    model: train this module instead of a `TinyViT` built from the config's model fields (e.g. a timm model made
+        DropKey by `interop.apply_dropkey`). It must take images (B, 3, 32, 32) in [0, 1] and return logits; its
+        initial weights are its own, and a checkpoint of it holds no model config (`rundir.load_model` refuses it).
 
     Each history record has: epoch, lr, train_loss and train_accuracy (running averages over the augmented
     batches, with drops on), train_eval_accuracy (eval mode, unaugmented, on up to `train_eval_size` training
@@ -149,8 +160,9 @@ def train(
     test_images, test_labels = subset(data.test_images, data.test_labels, config.test_size, config.seed)
     probe_images, probe_labels = subset(train_images, train_labels, config.train_eval_size, config.seed)
 
+    device = torch.device(device or "cpu")
     torch.manual_seed(config.seed)
-    model = TinyViT(config.model_config())
+    model = (TinyViT(config.model_config()) if model is None else model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
@@ -159,6 +171,12 @@ def train(
     run_dir = Path(out_dir) if out_dir is not None else None
     state = _start_or_resume(run_dir, resume, config, model, optimizer)
     history: list[dict] = state["history"]
+    estimator = DurationEstimator(
+        steps_left=total_steps - state["epoch"] * steps_per_epoch - state["step_in_epoch"],
+        batch_size=config.batch_size,
+        eval_images_per_epoch=len(test_images) + len(probe_images),
+        epochs_left=config.epochs - state["epoch"],
+    )
 
     with _StopRequest() as stop:
         for epoch in range(state["epoch"], config.epochs):
@@ -189,6 +207,7 @@ def train(
                 lr = learning_rate(epoch * steps_per_epoch + step, total_steps, warmup_steps, config.lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
+                images, labels = images.to(device), labels.to(device)
                 logits = model(images)
                 loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
                 if not torch.isfinite(loss):
@@ -200,6 +219,15 @@ def train(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                estimate = estimator.step()
+                if estimate is not None:
+                    if progress:
+                        tqdm.write(
+                            f"estimated duration of this run: about {format_duration(estimate)} on this machine "
+                            f"(measured from its first {estimator.measured_steps} steps)"
+                        )
+                    if on_estimate is not None:
+                        on_estimate(estimate)
                 totals["loss"] += loss.item() * len(labels)
                 totals["correct"] += int((logits.argmax(dim=1) == labels).sum())
                 totals["seen"] += len(labels)
@@ -234,6 +262,42 @@ def train(
     return TrainResult(model=model, history=history, test_accuracy=history[-1]["test_accuracy"])
 
 
+class DurationEstimator:
+    """Estimate the wall time of a run from its first optimiser steps, on the machine it runs on.
+
+    `step()` is called after every optimiser step. The first `skip` steps are not timed (allocators and caches warm
+    up); the next `measured_steps` are. Then `step()` returns, once, the estimated seconds from the start of the
+    run to its end: the time so far, the remaining steps at the measured pace, and the per-epoch evaluations.
+    Evaluation is not timed yet at that point; a forward pass in eval mode costs about half a training step per
+    image, so each epoch's evaluation of `eval_images_per_epoch` images is counted as that many half-images.
+    """
+
+    def __init__(
+        self, steps_left: int, batch_size: int, eval_images_per_epoch: int, epochs_left: int, skip: int = 2
+    ) -> None:
+        self.steps_left = steps_left
+        self.batch_size = batch_size
+        self.eval_images_per_epoch = eval_images_per_epoch
+        self.epochs_left = epochs_left
+        self.skip = skip
+        self.measured_steps = min(20, max(3, steps_left // 5))
+        self.started = time.perf_counter()
+        self._steps = 0
+        self._timer: float | None = None
+
+    def step(self) -> float | None:
+        """Count one optimiser step; return the estimated total seconds once, when the measurement is complete."""
+        self._steps += 1
+        if self._steps == self.skip:
+            self._timer = time.perf_counter()
+        if self._timer is None or self._steps != self.skip + self.measured_steps:
+            return None
+        now = time.perf_counter()
+        per_step = (now - self._timer) / self.measured_steps
+        evaluation = self.epochs_left * self.eval_images_per_epoch * 0.5 * per_step / self.batch_size
+        return now - self.started + (self.steps_left - self._steps) * per_step + evaluation
+
+
 def learning_rate(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
     """Linear warm-up to `base_lr` over `warmup_steps`, then cosine decay to 0 at `total_steps`.
 
@@ -246,12 +310,14 @@ def learning_rate(step: int, total_steps: int, warmup_steps: int, base_lr: float
 
 
 @torch.no_grad()
-def evaluate(model: TinyViT, images: Tensor, labels: Tensor, batch_size: int = 250) -> tuple[float, float]:
+def evaluate(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 250) -> tuple[float, float]:
     """Mean cross-entropy and accuracy in eval mode (no drops) on uint8 images (N, 3, 32, 32)."""
     was_training = model.training
     model.eval()
     loss_sum, correct = 0.0, 0
+    device = next(model.parameters()).device
     for batch, batch_labels in eval_batches(images, labels, batch_size):
+        batch, batch_labels = batch.to(device), batch_labels.to(device)
         logits = model(batch)
         loss_sum += F.cross_entropy(logits, batch_labels, reduction="sum").item()
         correct += int((logits.argmax(dim=1) == batch_labels).sum())
@@ -275,7 +341,7 @@ def format_record(record: dict, epochs: int) -> str:
 def _save(
     run_dir: Path,
     config: TrainConfig,
-    model: TinyViT,
+    model: nn.Module,
     optimizer: torch.optim.Optimizer,
     history: list[dict],
     epoch: int,
@@ -285,7 +351,7 @@ def _save(
     """Write the checkpoint, then the history, each atomically. `epoch` counts completed epochs."""
     checkpoint = {
         "config": asdict(config),
-        "model_config": model.config.to_dict(),
+        "model_config": model.config.to_dict() if isinstance(model, TinyViT) else None,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "history": history,
@@ -299,7 +365,7 @@ def _save(
 
 
 def _start_or_resume(
-    run_dir: Path | None, resume: bool, config: TrainConfig, model: TinyViT, optimizer: torch.optim.Optimizer
+    run_dir: Path | None, resume: bool, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict:
     """Prepare `run_dir` for a new run, or restore model, optimizer, RNG and position from its checkpoint."""
     fresh = {"epoch": 0, "step_in_epoch": 0, "history": []}
@@ -382,6 +448,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small data, model and epochs (also DROPKEY_QUICK=1)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--device", help="where to train, e.g. cuda (default: the CPU)")
     return parser.parse_args(argv)
 
 
@@ -390,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {
         name: value
         for name, value in vars(args).items()
-        if value is not None and name not in ("data", "out", "quick", "resume", "threads")
+        if value is not None and name not in ("data", "out", "quick", "resume", "threads", "device")
     }
     try:
         config = TrainConfig.create(quick=args.quick or quick_mode(), **overrides)
@@ -402,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or f"runs/{config.mode}-{config.drop_ratio:g}-{config.schedule}-seed{config.seed}")
     print(f"run folder: {out}\nconfig: {json.dumps(asdict(config))}")
     try:
-        result = train(config, data=args.data, out_dir=out, resume=args.resume)
+        result = train(config, data=args.data, out_dir=out, resume=args.resume, device=args.device)
     except TrainingInterrupted as error:
         print(f"\n{error}", file=sys.stderr)
         return 130

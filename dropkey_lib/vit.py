@@ -77,6 +77,22 @@ class ViTConfig:
         return cls(**{key: value for key, value in settings.items() if key in names})
 
 
+class Normalize(nn.Module):
+    """images (B, 3, H, W) in [0, 1] -> (images - mean) / std per channel; the CIFAR-10 statistics by default.
+
+    The statistics are non-persistent buffers: they move with the model but are not part of its state_dict.
+    Wrap a model that expects normalised input (a timm model) as `nn.Sequential(Normalize(), model)`.
+    """
+
+    def __init__(self, mean: tuple[float, ...] = CIFAR10_MEAN, std: tuple[float, ...] = CIFAR10_STD) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return (images - self.mean) / self.std
+
+
 class MLP(nn.Module):
     """Position-wise feed-forward network: (B, N, C) -> (B, N, C)."""
 
@@ -119,8 +135,7 @@ class TinyViT(nn.Module):
     def __init__(self, config: ViTConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ViTConfig()
-        self.register_buffer("mean", torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CIFAR10_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalize = Normalize()
         self.patch_embed = nn.Conv2d(3, config.dim, kernel_size=config.patch_size, stride=config.patch_size)
         num_patches = config.grid_size[0] * config.grid_size[1]
         self.cls_token = nn.Parameter(torch.zeros(1, 1, config.dim)) if config.pool == "cls" else None
@@ -145,7 +160,7 @@ class TinyViT(nn.Module):
         size = self.config.image_size
         if images.dim() != 4 or images.shape[1:] != (3, size, size):
             raise ValueError(f"images must have shape (B, 3, {size}, {size}), got {tuple(images.shape)}")
-        x = self.patch_embed((images - self.mean) / self.std).flatten(2).transpose(1, 2)
+        x = self.patch_embed(self.normalize(images)).flatten(2).transpose(1, 2)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         return x + self.pos_embed

@@ -32,6 +32,7 @@ from .plots import plot_history
 from .rundir import Run
 from .runs import summary_table
 from .schedules import SCHEDULES, drop_ratios
+from .tables import format_duration
 
 PLACEHOLDER_TEXT = "Press Train to start a run."
 
@@ -158,17 +159,21 @@ class TrainingDashboard:
     base: the `TrainConfig` whose other settings (model size, lr, batch size, seed, test size, ...) every run
         uses; the controls start at its values. Default: `TrainConfig.create()` (quick or full mode).
     out_dir: when given, each run is saved in its own folder `out_dir/run-<n>` (loadable with `rundir.load_run`).
+    device: where runs train, e.g. "cuda" (default: the CPU).
 
     `runs` holds every finished run as a `rundir.Run`, so `plots.plot_runs(dashboard.runs)` compares them.
     Display it with `display(dashboard)`.
     """
 
-    def __init__(self, data, *, base: "training.TrainConfig | None" = None, out_dir=None, max_epochs: int = 30) -> None:
+    def __init__(
+        self, data, *, base: "training.TrainConfig | None" = None, out_dir=None, max_epochs: int = 30, device=None
+    ) -> None:
         import ipywidgets as w
 
         self.data = data
         self.base = base if base is not None else training.TrainConfig.create()
         self.out_dir = out_dir
+        self.device = device
         self.runs: list[Run] = []
         self.results: list[training.TrainResult] = []
         self.busy = False
@@ -294,7 +299,18 @@ class TrainingDashboard:
         self._say(f"Training {name}: {describe(config)} ...")
         self.live.reset(epochs=config.epochs, title=f"{name}: {describe(config)}")
         try:
-            result = training.train(config, data=self.data, out_dir=out_dir, progress=False, callback=self.live)
+            result = training.train(
+                config,
+                data=self.data,
+                out_dir=out_dir,
+                progress=False,
+                callback=self.live,
+                on_estimate=lambda seconds: self._say(
+                    f"Training {name}: {describe(config)}. Estimated duration on this machine: about "
+                    f"{format_duration(seconds)} (measured from the first steps) ..."
+                ),
+                device=self.device,
+            )
         except training.TrainingInterrupted as error:
             self._say(f"{name} was interrupted: {error}", "error")
             return None

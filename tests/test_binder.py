@@ -43,7 +43,9 @@ DEV_ONLY = ("pytest", "nbval", "pyyaml", "playwright")
 # What the Binder image has beyond pyproject.toml's dependencies: the JupyterLab interface in Simplified Chinese
 # (docs/classroom.md says how to switch to it). Nothing in the course imports it.
 BINDER_ONLY = ("jupyterlab-language-pack-zh-cn",)
-BINDER_URL = re.compile(r"https://mybinder\.org/v2/gh/(?P<repo>[^/\s)]+/[^/\s)]+)/(?P<ref>[^?\s)]+)\?urlpath=(?P<urlpath>[^\s)\"'\\]+)")
+BINDER_URL = re.compile(
+    r"https://mybinder\.org/v2/gh/(?P<repo>[^/\s)]+/[^/\s)]+)/(?P<ref>[^?\s)]+)\?urlpath=(?P<urlpath>[^\s)\"'\\]+)"
+)
 
 
 def pyproject() -> dict:
@@ -120,7 +122,9 @@ def test_scripts_are_executable_bash_that_parses(name):
 def test_git_records_the_executable_bit():
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
         pytest.skip("not a git checkout")
-    listed = subprocess.run(["git", "ls-files", "-s", "binder/postBuild", "binder/start"], cwd=ROOT, capture_output=True, text=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "-s", "binder/postBuild", "binder/start"], cwd=ROOT, capture_output=True, text=True
+    )
     modes = {line.split()[-1]: line.split()[0] for line in listed.stdout.splitlines()}
     for name, mode in modes.items():
         assert mode == "100755", f"{name} is committed without its executable bit (git update-index --chmod=+x {name})"
@@ -131,7 +135,9 @@ def test_postbuild_stops_on_errors_installs_the_package_and_fetches_cifar10():
     commands = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
     assert commands[0].startswith("set -e"), "postBuild must start with set -e so a failed step fails the build"
     assert any(re.search(r"pip install .*-e \.$", line) for line in commands), "postBuild installs the package"
-    assert any("python -m dropkey_lib.data" in line for line in commands), "postBuild fetches CIFAR-10 into the data cache"
+    assert any("python -m dropkey_lib.data" in line for line in commands), (
+        "postBuild fetches CIFAR-10 into the data cache"
+    )
 
 
 FAKE_PYTHON = """#!/bin/bash
@@ -153,7 +159,9 @@ def run_postbuild(tmp_path: Path, data_status: int) -> subprocess.CompletedProce
     (bin_dir / "python").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_PREFIX": str(tmp_path / "prefix"),
            "FAKE_DATA_STATUS": str(data_status), "DROPKEY_CACHE": str(tmp_path / "cache")}  # fmt: skip
-    return subprocess.run(["bash", str(BINDER / "postBuild")], check=False, cwd=ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        ["bash", str(BINDER / "postBuild")], check=False, cwd=ROOT, env=env, capture_output=True, text=True
+    )
 
 
 def test_postbuild_survives_a_failed_cifar10_download_and_says_so(tmp_path):
@@ -259,7 +267,9 @@ def test_launch_links_open_existing_notebooks_in_jupyterlab():
     missing = []
     for where, link in links:
         assert link["repo"] == repo, f"{where}: {link.group(0)} points at {link['repo']}, not {repo}"
-        assert link["urlpath"].startswith("lab/tree/"), f"{where}: {link.group(0)} should open JupyterLab (urlpath=lab/tree/...)"
+        assert link["urlpath"].startswith("lab/tree/"), (
+            f"{where}: {link.group(0)} should open JupyterLab (urlpath=lab/tree/...)"
+        )
         target = link["urlpath"].removeprefix("lab/tree/")
         if not (ROOT / target).is_file():
             missing.append(f"{where}: {target}")
@@ -388,13 +398,24 @@ def run_notebook(notebook: Path, env: dict, venv: Path) -> str:
 
 
 @pytest.mark.binder
-@pytest.mark.skipif(not os.environ.get("DROPKEY_BINDER_CHECK"), reason="slow: set DROPKEY_BINDER_CHECK=1 (.ci/run does)")
+@pytest.mark.skipif(
+    not os.environ.get("DROPKEY_BINDER_CHECK"), reason="slow: set DROPKEY_BINDER_CHECK=1 (.ci/run does)"
+)
 def test_fresh_binder_environment_runs_postbuild_and_notebooks(tmp_path):
     venv, home, course = tmp_path / "venv", tmp_path / "home", tmp_path / "course"
     home.mkdir()
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DROPKEY_", "JUPYTER", "PYTHON", "VIRTUAL_ENV"))}
-    env.update(HOME=str(home), VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}:{os.environ['PATH']}", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DROPKEY_", "JUPYTER", "PYTHON", "VIRTUAL_ENV"))
+    }
+    env.update(
+        HOME=str(home),
+        VIRTUAL_ENV=str(venv),
+        PATH=f"{venv / 'bin'}:{os.environ['PATH']}",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
 
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("\n".join(local_requirements()) + "\n")
@@ -402,28 +423,52 @@ def test_fresh_binder_environment_runs_postbuild_and_notebooks(tmp_path):
     reused = reuse_installed_torch(tmp_path / "reused")
     assert {"torch", "torchvision"} <= {name.lower() for name in reused}, reused
     (site_packages / "reused-torch.pth").write_text(f"{tmp_path / 'reused'}\n")
-    run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "-r", str(requirements)], env=env, cwd=tmp_path,
-        timeout=1800, what="install binder/environment.yml's packages")
+    run(
+        [str(venv / "bin/python"), "-m", "pip", "install", "-q", "-r", str(requirements)],
+        env=env,
+        cwd=tmp_path,
+        timeout=1800,
+        what="install binder/environment.yml's packages",
+    )
 
     # What postBuild's download would leave in the cache folder, from this machine instead of the internet.
     cache = home / ".cache" / "dropkey_lib"
     cache.mkdir(parents=True)
-    source = Path(os.environ["DROPKEY_DATA"]) if os.environ.get("DROPKEY_DATA") else ROOT / "dropkey_lib/assets/cifar10-sample.tar.gz"
+    source = (
+        Path(os.environ["DROPKEY_DATA"])
+        if os.environ.get("DROPKEY_DATA")
+        else ROOT / "dropkey_lib/assets/cifar10-sample.tar.gz"
+    )
     if source.is_file() and source.name.endswith(".tar.gz"):
         name = "cifar-10-python.tar.gz" if source.name == "cifar-10-python.tar.gz" else "cifar10-jpeg.tar.gz"
         (cache / name).symlink_to(source.resolve())
     else:
-        (cache / ("cifar-10-batches-py" if (source / "data_batch_1").is_file() else "cifar10-jpeg")).symlink_to(source.resolve())
+        (cache / ("cifar-10-batches-py" if (source / "data_batch_1").is_file() else "cifar10-jpeg")).symlink_to(
+            source.resolve()
+        )
 
     output = run(["bash", str(BINDER / "postBuild")], env=env, cwd=ROOT, timeout=1800, what="binder/postBuild")
     assert "train: images (" in output and "test: images (" in output, output[-3000:]
     assert list(cache.glob("cifar10-*.pt")), f"postBuild left no decoded CIFAR-10 in {cache}"
     python = str(venv / "bin/python")
-    found = run([python, "-c", "import dropkey_lib, sys; print(dropkey_lib.__file__, sys.prefix)"], env=env, cwd=tmp_path, timeout=300,
-                what="import the package in the Binder environment")
+    found = run(
+        [python, "-c", "import dropkey_lib, sys; print(dropkey_lib.__file__, sys.prefix)"],
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        what="import the package in the Binder environment",
+    )
     assert str(ROOT / "dropkey_lib") in found and str(venv) in found, found
-    extensions = run([str(venv / "bin/jupyter"), "labextension", "list"], env=env, cwd=tmp_path, timeout=300, what="jupyter labextension list")
-    assert re.search(r"@jupyter-widgets/jupyterlab-manager .*enabled", extensions), f"the widget extension is missing:\n{extensions}"
+    extensions = run(
+        [str(venv / "bin/jupyter"), "labextension", "list"],
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        what="jupyter labextension list",
+    )
+    assert re.search(r"@jupyter-widgets/jupyterlab-manager .*enabled", extensions), (
+        f"the widget extension is missing:\n{extensions}"
+    )
     list_packs = "import jupyterlab_server.translation_utils as t; print(sorted(t.get_language_packs()[0]))"
     packs = run([python, "-c", list_packs], env=env, cwd=tmp_path, timeout=300, what="JupyterLab's language packs")
     assert "zh_CN" in packs, f"JupyterLab finds no Simplified Chinese language pack:\n{packs}"

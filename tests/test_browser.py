@@ -201,7 +201,9 @@ class Lab:
         try:
             for kernel in self.api("kernels"):
                 request = urllib.request.Request(
-                    f"{self.url}/api/kernels/{kernel['id']}", method="DELETE", headers={"Authorization": f"token {self.token}"}
+                    f"{self.url}/api/kernels/{kernel['id']}",
+                    method="DELETE",
+                    headers={"Authorization": f"token {self.token}"},
                 )
                 urllib.request.urlopen(request, timeout=30).close()
         except OSError:
@@ -242,7 +244,8 @@ def browser():
 # `:visible` keeps it that way even if another tab were open.
 NOTEBOOK = ".jp-NotebookPanel .jp-Notebook:visible"
 CODE_CELL_STATES_JS = """() => {
-    const notebook = Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-Notebook')).find(n => n.checkVisibility());
+    const notebook = Array.from(document.querySelectorAll('.jp-NotebookPanel .jp-Notebook'))
+        .find(n => n.checkVisibility());
     return notebook ? Array.from(notebook.querySelectorAll('.jp-CodeCell'))
         .map(cell => (cell.querySelector('.jp-InputPrompt') || {}).textContent || '') : [];
 }"""
@@ -260,7 +263,9 @@ def open_notebook(page, lab: Lab, name: str) -> None:
     dialog = page.locator(".jp-Dialog")
     if dialog.count():
         dialog.get_by_role("button", name="Select").click()
-    wait_until(lambda: lab.kernel_states() and all(s == "idle" for s in lab.kernel_states()), 180, "the kernel to start")
+    wait_until(
+        lambda: lab.kernel_states() and all(s == "idle" for s in lab.kernel_states()), 180, "the kernel to start"
+    )
 
 
 def wait_until(condition, timeout: float, what: str, *, interval: float = 1.0) -> None:
@@ -349,8 +354,12 @@ def check_widgets(page, name: str, expect: Expect):
     assert "Loading widget..." not in text, f"{name}: a widget never rendered (still 'Loading widget...')"
     sliders = body.locator(".jupyter-widgets.widget-slider")
     buttons = body.locator("button.jupyter-widgets.jupyter-button, .jupyter-widgets.widget-button")
-    assert sliders.count() >= expect.sliders, f"{name}: {sliders.count()} slider widgets, expected at least {expect.sliders}"
-    assert buttons.count() >= expect.buttons, f"{name}: {buttons.count()} button widgets, expected at least {expect.buttons}"
+    assert sliders.count() >= expect.sliders, (
+        f"{name}: {sliders.count()} slider widgets, expected at least {expect.sliders}"
+    )
+    assert buttons.count() >= expect.buttons, (
+        f"{name}: {buttons.count()} button widgets, expected at least {expect.buttons}"
+    )
     for kind, group in (("slider", sliders), ("button", buttons)):
         for i in range(group.count()):
             item = group.nth(i)
@@ -361,11 +370,17 @@ def check_widgets(page, name: str, expect: Expect):
 
 def check_live_plot(page, notebook: dict, name: str):
     """The cell that builds a LiveTrainingPlot shows one loaded image (the handle updated in place)."""
-    indices = [i for i, cell in enumerate(notebook["cells"]) if "LiveTrainingPlot(" in source(cell) and cell["cell_type"] == "code"]
+    indices = [
+        i
+        for i, cell in enumerate(notebook["cells"])
+        if "LiveTrainingPlot(" in source(cell) and cell["cell_type"] == "code"
+    ]
     assert indices, f"{name}: no code cell builds a LiveTrainingPlot"
     index = indices[0]
     images = [o for o in notebook["cells"][index].get("outputs", []) if "image/png" in o.get("data", {})]
-    assert len(images) == 1, f"{name}: the live plot cell has {len(images)} PNG outputs, expected exactly one (one display handle)"
+    assert len(images) == 1, (
+        f"{name}: the live plot cell has {len(images)} PNG outputs, expected exactly one (one display handle)"
+    )
     cell = notebook_area(page).locator(".jp-Cell").nth(index)
     image = cell.locator(".jp-OutputArea-output img").first
     image.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
@@ -381,7 +396,9 @@ def move_slider(page, lab: Lab, slider, name: str) -> None:
     handle = slider.locator(".noUi-handle").first
     handle.focus()
     page.keyboard.press("ArrowRight")
-    wait_until(lambda: readout.inner_text() != before, 30, f"the slider readout to change from {before!r}", interval=0.3)
+    wait_until(
+        lambda: readout.inner_text() != before, 30, f"the slider readout to change from {before!r}", interval=0.3
+    )
     time.sleep(1)
     wait_until(lambda: all(s == "idle" for s in lab.kernel_states()), 300, "the kernel to handle the slider change")
     assert "Error displaying widget" not in page.content(), f"{name}: moving a slider broke a widget"
@@ -394,7 +411,11 @@ def click_train(page, lab: Lab, name: str, timeout: float) -> float:
     notebook = notebook_area(page)
     button = notebook.locator("button.jupyter-button", has_text="Train").first
     button.scroll_into_view_if_needed(timeout=STEP_TIMEOUT_MS)
-    dashboard = notebook.locator(".jupyter-widgets.widget-vbox").filter(has=page.locator("button.jupyter-button", has_text="Train")).last
+    dashboard = (
+        notebook.locator(".jupyter-widgets.widget-vbox")
+        .filter(has=page.locator("button.jupyter-button", has_text="Train"))
+        .last
+    )
     earlier = [int(n) for n in re.findall(r"run (\d+)", dashboard.inner_text())]
     number = max(earlier, default=0) + 1  # the run this click starts ("run 1" unless the notebook trained some)
     started = time.monotonic()
@@ -435,7 +456,12 @@ def check_notebook(page, lab: Lab, name: str, expect: Expect, tmp_path: Path) ->
         if expect.click_train:
             seconds = click_train(page, lab, name, RUN_TIMEOUT)
             print(f"{name}: the dashboard trained a run in {seconds:.0f} s")
-            screenshot(page, tmp_path, f"{label}-dashboard", notebook_area(page).locator("button.jupyter-button", has_text="Train").first)
+            screenshot(
+                page,
+                tmp_path,
+                f"{label}-dashboard",
+                notebook_area(page).locator("button.jupyter-button", has_text="Train").first,
+            )
         assert not console_errors, f"{name}: JavaScript errors in the page: {console_errors}"
     except BaseException:
         try:
@@ -495,7 +521,9 @@ def test_the_checks_catch_a_failing_cell_and_a_broken_widget(lab, browser, tmp_p
         open_notebook(page, lab, "harness_check.ipynb")
         run_all_cells(page, lab, 300)
         saved = save_and_read(page, lab, "harness_check.ipynb")
-        with pytest.raises(AssertionError, match="code cell 3 failed in the browser with ValueError: this cell fails on purpose"):
+        with pytest.raises(
+            AssertionError, match="code cell 3 failed in the browser with ValueError: this cell fails on purpose"
+        ):
             check_no_errors(saved, "harness_check.ipynb")
         saved["cells"][2]["outputs"] = []
         with pytest.raises(AssertionError, match=r"code cells \[4\] did not run"):

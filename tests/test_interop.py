@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny import tiny_data
 from torch import nn
 
 from dropkey_lib.attention import masked_logit
-from dropkey_lib.interop import DropKeyTimmAttention, apply_dropkey, dropkey_layers, train_briefly
+from dropkey_lib.interop import DropKeyTimmAttention, apply_dropkey, dropkey_layers
 from dropkey_lib.schedules import drop_ratios
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,30 +306,3 @@ def test_apply_dropkey_without_timm_says_how_to_install_it():
     )
     result = run_without_timm(code)
     assert result.returncode == 0 and 'pip install -e ".[timm]"' in result.stdout, result.stderr
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# train_briefly
-
-
-def test_train_briefly_records_every_epoch_like_train():
-    model, _ = build("vit_qk_norm_post_norm")
-    apply_dropkey(model, 0.1)
-    seen = []
-    history = train_briefly(model, tiny_data(), epochs=2, batch_size=16, train_eval_size=20, callback=seen.append)
-    keys = {"epoch", "lr", "train_loss", "train_accuracy", "train_eval_accuracy", "test_loss", "test_accuracy",
-            "seconds", "images_per_second"}  # fmt: skip
-    assert seen == history and [r["epoch"] for r in history] == [1, 2]
-    assert all(set(r) == keys for r in history) and not model.training
-
-
-def test_train_briefly_changes_the_weights():
-    model, _ = build("vit_qk_norm_post_norm")
-    before = copy.deepcopy(model.state_dict())
-    train_briefly(model, tiny_data(), epochs=1, batch_size=16, train_eval_size=20)
-    assert any(not torch.equal(before[key], value) for key, value in model.state_dict().items())
-
-
-def test_train_briefly_rejects_a_bad_epoch_count():
-    with pytest.raises(ValueError, match="epochs"):
-        train_briefly(nn.Linear(2, 2), tiny_data(), epochs=0)

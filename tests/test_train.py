@@ -122,6 +122,46 @@ def test_load_model_gives_the_trained_model_in_eval_mode(tmp_path):
     assert not loaded.training and same_weights(loaded, result.model)
 
 
+def test_load_model_needs_nothing_but_the_checkpoint_file(tmp_path):
+    result = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del checkpoint["config"], checkpoint["optimizer"], checkpoint["history"]  # the model config alone rebuilds it
+    torch.save(checkpoint, tmp_path / "model-only.pt")
+    assert same_weights(load_model(tmp_path / "model-only.pt"), result.model)
+
+
+def test_train_trains_a_model_it_is_given():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10))
+    before = model[1].weight.detach().clone()
+    result = train(tiny_config(epochs=1), data=tiny_data(), progress=False, model=model)
+    assert result.model is model and not torch.equal(model[1].weight, before)
+    assert len(result.history) == 1 and not model.training
+
+
+def test_load_model_refuses_a_checkpoint_of_a_model_that_is_not_a_tiny_vit(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10))
+    train(tiny_config(epochs=1), data=tiny_data(), out_dir=tmp_path, progress=False, model=model)
+    with pytest.raises(ValueError, match="not a TinyViT"):
+        load_model(tmp_path)
+
+
+def test_the_duration_estimate_comes_once_from_the_first_steps():
+    estimates = []
+    train(tiny_config(), data=tiny_data(), progress=False, on_estimate=estimates.append)
+    assert len(estimates) == 1 and estimates[0] > 0
+
+
+def test_progress_prints_the_duration_estimate(capsys):
+    train(tiny_config(), data=tiny_data(), progress=True)
+    assert "estimated duration of this run: about" in capsys.readouterr().out
+
+
+def test_device_cpu_trains_like_the_default():
+    a = train(tiny_config(), data=tiny_data(), progress=False).model
+    b = train(tiny_config(), data=tiny_data(), progress=False, device="cpu").model
+    assert same_weights(a, b)
+
+
 def test_an_existing_run_is_never_overwritten(tmp_path):
     train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
     with pytest.raises(FileExistsError, match="--resume"):

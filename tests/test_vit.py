@@ -55,7 +55,7 @@ def test_dropkey_changes_training_outputs_but_not_eval_outputs():
 
 def test_the_model_normalises_its_own_input():
     model = TinyViT(ViTConfig(dim=32, depth=1, num_heads=2)).eval()
-    assert model.mean.shape == (1, 3, 1, 1) and "mean" not in model.state_dict()
+    assert model.normalize.mean.shape == (1, 3, 1, 1) and not any("mean" in key for key in model.state_dict())
 
 
 def test_attention_maps_are_one_row_stochastic_map_per_layer():
