@@ -422,7 +422,8 @@ def load_cifar10(
             if not (sample_fallback or os.environ.get("DROPKEY_SAMPLE_FALLBACK") == "1"):
                 raise
             return sample_data(cache, f"{error}\n\n")
-    return CIFAR10Data(**load_cached(path, cache), source=f"CIFAR-10 from {path}")
+    # The file or folder name only: notebooks print the source, and a committed output must not show a machine's paths.
+    return CIFAR10Data(**load_cached(path, cache), source=f"CIFAR-10 ({path.name})")
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ The figures of notebook 10 are in `plots.py`.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -94,7 +95,8 @@ def provenance(results: Sequence[dict]) -> dict:
         "configurations": len({m["run"] for m in results}),
         "seeds": sorted({int(m["seed"]) for m in results}),
         "hardware": sorted({m.get("hardware", "?") for m in results}),
-        "data": sorted({m.get("data", "?") for m in results}),
+        # Data sources without their folders: older runs recorded the whole path of the build machine's copy.
+        "data": sorted({re.sub(r"from \S*/", "from ", m.get("data", "?")) for m in results}),
         "train_seconds": float(sum(m["train_seconds"] for m in results)),
         "run_wall_seconds": float(sum(m.get("wall_seconds_this_session", m["train_seconds"]) for m in results)),
     }
