@@ -3,6 +3,9 @@
 Runs of a grid are *paired*: seed s gives the same initial weights, training subset and batch order in every
 configuration. Comparing two configurations seed by seed removes most of the seed-to-seed spread, so the paired
 difference is the quantity every claim is judged on.
+
+The last three functions plan a grid before it is run: how many seeds make an interval narrow enough
+(`seeds_for_half_width`), and which effect a number of seeds can detect (`detectable_effect`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from scipy import stats as scipy_stats
+from scipy.optimize import brentq
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -67,3 +71,62 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p))
         adjusted[i] = running
     return adjusted
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Planning a grid: how many seeds?
+
+
+def _check_sd(sd: float, name: str = "sd") -> float:
+    if not (isinstance(sd, (int, float)) and math.isfinite(sd) and sd > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {sd!r}")
+    return float(sd)
+
+
+def seeds_for_half_width(sd: float, half_width: float, confidence: float = 0.95, most: int = 10_000) -> int:
+    """The fewest paired seeds n (at least 2) whose `confidence` t-interval of the mean paired difference has a
+    half-width t_{n-1} * sd / sqrt(n) of at most `half_width`, if the paired differences have standard deviation
+    `sd` (same unit as `half_width`). Raises a ValueError if more than `most` seeds would be needed."""
+    sd, half_width = _check_sd(sd), _check_sd(half_width, "half_width")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    for n in range(2, most + 1):
+        if float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n) <= half_width:
+            return n
+    raise ValueError(f"half_width {half_width} needs more than most={most} seeds at sd {sd}")
+
+
+def detectable_effect(sd: float, n: int, power: float = 0.8, alpha: float = 0.05) -> float:
+    """The smallest true mean paired difference that a two-sided paired t-test at level `alpha` on `n` seeds
+    detects (p < alpha) with probability `power`, if the paired differences have standard deviation `sd`.
+
+    Exact, from the noncentral t distribution: under a true difference delta, the t statistic follows
+    nct(df=n - 1, nc=delta * sqrt(n) / sd); the result is the delta at which P(|T| > t_{1-alpha/2, n-1}) = power.
+    (The normal approximation (z_{1-alpha/2} + z_power) * sd / sqrt(n) is smaller, optimistic for few seeds.)"""
+    sd = _check_sd(sd)
+    if not (isinstance(n, int) and n >= 2):
+        raise ValueError(f"n must be an integer >= 2 (paired seeds), got {n!r}")
+    if not (0 < alpha < 1 and alpha / 2 < power < 1):
+        raise ValueError(f"need 0 < alpha < 1 and alpha/2 < power < 1, got alpha={alpha!r}, power={power!r}")
+    df, critical = n - 1, float(scipy_stats.t.ppf(1 - alpha / 2, n - 1))
+
+    def missing_power(delta: float) -> float:
+        nc = delta * math.sqrt(n) / sd
+        return float(scipy_stats.nct.sf(critical, df, nc) + scipy_stats.nct.cdf(-critical, df, nc)) - power
+
+    upper = sd
+    while missing_power(upper) < 0:
+        upper *= 2
+    return float(brentq(missing_power, 0.0, upper, xtol=1e-12 * sd))
+
+
+def sd_upper_bound(sd: float, n: int, confidence: float = 0.8) -> float:
+    """A one-sided `confidence` upper bound of the true standard deviation, from the sample standard deviation `sd`
+    of `n` values: sd * sqrt((n - 1) / chi2_{1 - confidence, n - 1}). Planning with it instead of `sd` guards against
+    a pilot (a few seeds) that happened to scatter little."""
+    sd = _check_sd(sd)
+    if not (isinstance(n, int) and n >= 2):
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    return sd * math.sqrt((n - 1) / float(scipy_stats.chi2.ppf(1 - confidence, n - 1)))

@@ -1,0 +1,60 @@
+"""stats: paired t-tests, Holm's correction, and planning how many seeds a grid needs."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from dropkey_lib.stats import detectable_effect, holm, paired_difference, sd_upper_bound, seeds_for_half_width
+
+
+def test_paired_difference_p_value_is_the_paired_t_test():
+    a = {0: 0.50, 1: 0.61, 2: 0.69, 3: 0.55}
+    b = {0: 0.49, 1: 0.58, 2: 0.68, 3: 0.55, 9: 0.1}  # seed 9 has no partner and is left out
+    paired = paired_difference(a, b)
+    assert paired.n == 4
+    assert paired.p_value == pytest.approx(scipy_stats.ttest_rel([a[s] for s in range(4)], [b[s] for s in range(4)]).pvalue)
+
+
+def test_holm_multiplies_the_smallest_p_value_by_the_family_size_and_keeps_the_order():
+    assert holm([0.04, 0.01, 0.03]) == pytest.approx([0.06, 0.03, 0.06])  # 3 x 0.01, then max(0.03, 2 x 0.03), ...
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    adjusted = holm([0.2, math.nan, 0.01])
+    assert math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.02)  # NaN is not counted in the family
+
+
+def test_seeds_for_half_width_is_the_fewest_seeds_that_reach_it():
+    n = seeds_for_half_width(1.0, 0.5)
+    half_width = lambda seeds: scipy_stats.t.ppf(0.975, seeds - 1) / math.sqrt(seeds)  # noqa: E731
+    assert half_width(n) <= 0.5 < half_width(n - 1)
+    assert n == 18
+
+
+def test_seeds_for_half_width_names_a_bad_argument():
+    with pytest.raises(ValueError, match="half_width"):
+        seeds_for_half_width(1.0, 0.0)
+    with pytest.raises(ValueError, match="sd"):
+        seeds_for_half_width(-1.0, 0.5)
+
+
+def test_detectable_effect_has_the_requested_power_in_simulated_paired_t_tests():
+    sd, n = 2.0, 8
+    delta = detectable_effect(sd, n, power=0.8)
+    differences = np.random.default_rng(0).normal(delta, sd, size=(20_000, n))
+    rejected = scipy_stats.ttest_1samp(differences, 0.0, axis=1).pvalue < 0.05
+    assert rejected.mean() == pytest.approx(0.8, abs=0.015)
+
+
+def test_detectable_effect_is_larger_than_the_normal_approximation_and_shrinks_with_seeds():
+    normal = (scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(0.8)) / math.sqrt(10)
+    assert detectable_effect(1.0, 10) == pytest.approx(0.996, abs=0.001)  # Cohen's d for n = 10 pairs
+    assert detectable_effect(1.0, 10) > normal
+    assert detectable_effect(1.0, 20) < detectable_effect(1.0, 10) < detectable_effect(1.0, 5)
+    with pytest.raises(ValueError, match="n must"):
+        detectable_effect(1.0, 1)
+
+
+def test_sd_upper_bound_is_above_the_sample_sd_and_tightens_with_more_values():
+    assert sd_upper_bound(1.0, 5) == pytest.approx(math.sqrt(4 / scipy_stats.chi2.ppf(0.2, 4)))
+    assert sd_upper_bound(1.0, 5) > sd_upper_bound(1.0, 50) > 1.0
