@@ -34,7 +34,7 @@ from .attention import check_grid_size, check_window_size, dropkey_weights, samp
 from .checks import check_drop_ratio, check_positive_int
 from .schedules import SCHEDULE_LABELS, SCHEDULES, drop_ratios
 from .stats import mean_ci
-from .verdicts import DOES_NOT_HOLD, HOLDS, Verdict, by_run, layer_summary, metric_format
+from .verdicts import DOES_NOT_HOLD, HOLDS, Verdict, by_run, layer_summary, metric_format, p_text
 
 KEPT_COLOR = "#f4c542"  # yellow: the key answers the query
 DROPPED_COLOR = "#3b6fb6"  # blue: the key is hidden from the query
@@ -974,7 +974,9 @@ def plot_metric_bars(
 
 def plot_differences(verdicts: Sequence[Verdict], *, ax: Axes | None = None, title: str | None = None) -> Axes:
     """A forest plot: one row per verdict, its paired difference with the 95% CI as a horizontal error bar and a
-    vertical line at 0. Green: holds; red: does not hold; grey: inconclusive."""
+    vertical line at 0, and its Holm-adjusted p-value at the right. The colour is the verdict, which is decided on
+    the adjusted p-value (`verdicts.outcome`): green holds, red does not hold, grey inconclusive, so an interval
+    that excludes 0 can still be grey."""
     colors = {HOLDS: "tab:green", DOES_NOT_HOLD: "tab:red"}
     ax = _new_axes(ax, (6.0, 0.6 * len(verdicts) + 1.2))
     for i, v in enumerate(verdicts):
@@ -987,6 +989,8 @@ def plot_differences(verdicts: Sequence[Verdict], *, ax: Axes | None = None, tit
             capsize=4,
             color=colors.get(v.outcome, "grey"),
         )
+        label = p_text(v.p_value) if v.family_size == 1 else p_text(v.p_adjusted, "Holm p")
+        ax.annotate(label, (1.01, i), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(
         range(len(verdicts)),

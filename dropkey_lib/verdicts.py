@@ -7,16 +7,23 @@ whether the claim holds at our scale:
     check_grid(results, ["none", "dropkey-0.2", ...], min_seeds=3)      # every configuration, the same seeds
     rows = grid_summary(results, "test_accuracy", baseline="none")       # mean ± 95% CI, paired Δ ± 95% CI
     results_table(rows, baseline="none")
-    v = verdict(compare(results, "test_accuracy", "dropkey-0.2", "dropout-0.2"), expect="higher")
-    print(v)                                                             # holds / does not hold / inconclusive
+    FAMILY = [("dropkey-0.2", "dropout-0.2", "test_accuracy", "higher"), ...]   # every comparison, stated once
+    judged = judge_family(results, FAMILY)                               # one Verdict per comparison
+    print(judged[0])                                                     # holds / does not hold / inconclusive
 
-A verdict is computed from the paired difference of two configurations (the same seeds: same initial weights,
-training subset and batch order) and its 95% Student-t confidence interval (`stats.paired_difference`), never
-written by hand:
+A verdict is computed, never written by hand, from the paired difference of two configurations (the same seeds:
+same initial weights, training subset and batch order): its two-sided paired t-test p-value, adjusted with Holm's
+method for the whole family of comparisons that is judged together (`stats.paired_difference`, `stats.holm`).
+With alpha = 0.05, the three outcomes are defined here and only here (`outcome`):
 
-- **holds**: the whole interval lies on the side the paper predicts;
-- **does not hold**: the whole interval lies on the other side;
-- **inconclusive**: the interval includes 0 (or there are fewer than two paired seeds).
+- **holds**: Holm-adjusted p < alpha, and the paired difference lies on the side the paper predicts;
+- **does not hold**: Holm-adjusted p < alpha, and the difference lies on the other side;
+- **inconclusive**: Holm-adjusted p >= alpha (or fewer than two paired seeds).
+
+The adjustment keeps the chance of *any* false "holds" or "does not hold" in the family below alpha. Each verdict
+also carries the raw p-value and the (unadjusted) 95% t-interval of the difference, which excludes 0 exactly when
+the raw p < 0.05: a decided verdict always has an interval that excludes 0, but an interval that excludes 0 is not
+enough on its own when several comparisons are made. A family of one comparison (`verdict`) is not adjusted.
 
 The figures of notebook 10 are in `plots.py`.
 """
@@ -30,13 +37,15 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .stats import mean_ci, paired_difference
+from .stats import holm, mean_ci, paired_difference
 from .tables import Table, format_ci
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
-INCONCLUSIVE = "inconclusive (95% CI of the paired difference includes 0)"
+INCONCLUSIVE = "inconclusive"
 TOO_FEW = "inconclusive (fewer than 2 paired seeds)"
+ALPHA = 0.05  # the family-wise error rate of a family of verdicts
+EXPECTATIONS = ("higher", "lower")
 
 # How each metric is shown: label, scale (1 -> 100 for percentages), unit of a value, unit of a difference.
 METRIC_FORMATS: dict[str, tuple[str, float, str, str]] = {
@@ -245,6 +254,33 @@ def _digits_apart(value: float, ci: float, digits: int = 2, most: int = 4) -> in
     return digits
 
 
+def format_p(p: float) -> str:
+    """'0.0498', '0.2', '< 0.001' or '-' (NaN): three significant digits, so that 0.0498 does not print as 0.05."""
+    if not math.isfinite(p):
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3g}"
+
+
+def p_text(p: float, name: str = "p") -> str:
+    """'p = 0.0498' or 'p < 0.001'."""
+    shown = format_p(p)
+    return f"{name} {shown}" if shown.startswith("<") else f"{name} = {shown}"
+
+
+def outcome(diff: float, p_adjusted: float, expect: str, n_paired: int, alpha: float = ALPHA) -> str:
+    """The definition of the three outcomes (see the module doc): HOLDS, DOES_NOT_HOLD, INCONCLUSIVE or TOO_FEW,
+    from the paired difference `diff` (run - baseline), its family-adjusted p-value, and the predicted side."""
+    if expect not in EXPECTATIONS:
+        raise ValueError(f"expect must be 'higher' or 'lower', got {expect!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if n_paired < 2 or not (math.isfinite(diff) and math.isfinite(p_adjusted)):
+        return TOO_FEW
+    if p_adjusted >= alpha:
+        return INCONCLUSIVE
+    return HOLDS if (diff > 0) == (expect == "higher") else DOES_NOT_HOLD
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Whether the paired difference `run` - `baseline` lies on the side a claim predicts (see the module doc)."""
@@ -255,12 +291,20 @@ class Verdict:
     expect: str  # "higher" or "lower": what the claim predicts for run compared with baseline
     outcome: str  # HOLDS, DOES_NOT_HOLD, INCONCLUSIVE or TOO_FEW
     diff: float
-    ci95: float
+    ci95: float  # half-width of the 95% t-interval of diff (not adjusted for the family)
     n_paired: int
+    p_value: float  # two-sided paired t-test, on its own
+    p_adjusted: float  # Holm-adjusted within the family the verdict was judged in
+    family_size: int = 1
 
     @property
     def holds(self) -> bool:
         return self.outcome == HOLDS
+
+    @property
+    def decided(self) -> bool:
+        """True for holds and does not hold, False for inconclusive."""
+        return self.outcome in (HOLDS, DOES_NOT_HOLD)
 
     def claim(self) -> str:
         label = metric_format(self.metric)[0]
@@ -278,33 +322,65 @@ class Verdict:
             unit=unit,
         )
 
+    def significance(self) -> str:
+        """'p = 0.0498, Holm-adjusted p = 0.449 (family of 12)', or just 'p = ...' for a family of one."""
+        if self.family_size == 1:
+            return p_text(self.p_value)
+        return f"{p_text(self.p_value)}, {p_text(self.p_adjusted, 'Holm-adjusted p')} (family of {self.family_size})"
+
     def __str__(self) -> str:
-        evidence = self.evidence()
-        return f"{self.claim()}: {self.outcome} [paired Δ = {evidence}, {self.n_paired} seeds]"
+        return (
+            f"{self.claim()}: {self.outcome} "
+            f"[paired Δ = {self.evidence()}, {self.n_paired} seeds; {self.significance()}]"
+        )
 
 
-def verdict(row: Mapping, expect: str = "higher", baseline: str | None = None) -> Verdict:
-    """Judge a claim from one paired comparison: `row` from `compare` (or a row of `grid_summary`, then
-    give `baseline`). `expect`: 'higher' or 'lower', what the claim predicts for row's run against the baseline.
-
-    holds when the 95% CI of the paired difference lies entirely on the expected side of 0, does not hold when it
-    lies entirely on the other side, inconclusive when it includes 0 or fewer than 2 seeds are paired."""
-    if expect not in ("higher", "lower"):
-        raise ValueError(f"expect must be 'higher' or 'lower', got {expect!r}")
+def verdict(
+    row: Mapping,
+    expect: str = "higher",
+    baseline: str | None = None,
+    *,
+    p_adjusted: float | None = None,
+    family_size: int = 1,
+    alpha: float = ALPHA,
+) -> Verdict:
+    """Judge a claim from one paired comparison: `row` from `compare` (or a row of `grid_summary`, then give
+    `baseline`). `expect`: 'higher' or 'lower', what the claim predicts for row's run against the baseline.
+    `p_adjusted`: the row's p-value adjusted within its family (`judge_family` passes it); by default the row is
+    a family of one and its own p-value decides. The outcome is `outcome(...)`."""
     baseline = row.get("baseline", baseline)
     if baseline is None:
         raise ValueError("row has no 'baseline': pass baseline= (the configuration it was compared with)")
     n = int(row.get("n_paired", row.get("n", 0)))
-    diff, ci = float(row["diff"]), float(row["diff_ci95"])
-    if n < 2 or not (math.isfinite(diff) and math.isfinite(ci)):
-        outcome = TOO_FEW
-    elif abs(diff) <= ci:
-        outcome = INCONCLUSIVE
-    elif (diff > 0) == (expect == "higher"):
-        outcome = HOLDS
-    else:
-        outcome = DOES_NOT_HOLD
-    return Verdict(row["run"], baseline, row.get("metric", "?"), expect, outcome, diff, ci, n)
+    diff, ci, p_value = float(row["diff"]), float(row["diff_ci95"]), float(row["p_value"])
+    adjusted = p_value if p_adjusted is None else float(p_adjusted)
+    decision = outcome(diff, adjusted, expect, n, alpha)
+    return Verdict(
+        row["run"], baseline, row.get("metric", "?"), expect, decision, diff, ci, n, p_value, adjusted, family_size
+    )
+
+
+def judge_family(
+    results: Sequence[dict], comparisons: Sequence[tuple[str, str, str, str]], alpha: float = ALPHA
+) -> list[Verdict]:
+    """Judge a whole family of claims at once: `comparisons` is [(run, baseline, metric, expect)], every
+    comparison the analysis makes. Each paired difference is tested (`compare`), the p-values are adjusted
+    together with Holm's method (`stats.holm`), and each verdict is decided on its adjusted p-value. Returns the
+    verdicts in the order of `comparisons`."""
+    if not comparisons:
+        raise ValueError("comparisons must not be empty: pass the family [(run, baseline, metric, expect), ...]")
+    for item in comparisons:
+        if len(item) != 4 or item[3] not in EXPECTATIONS:
+            raise ValueError(f"comparisons: each must be (run, baseline, metric, 'higher' | 'lower'), got {item!r}")
+    if len(set(comparisons)) != len(comparisons):
+        raise ValueError("comparisons: a comparison appears twice in the family")
+    rows = [compare(results, metric, run, baseline) for run, baseline, metric, _ in comparisons]
+    adjusted = holm([row["p_value"] for row in rows])
+    m = sum(math.isfinite(row["p_value"]) for row in rows)
+    return [
+        verdict(row, expect, p_adjusted=p, family_size=m, alpha=alpha)
+        for row, (*_, expect), p in zip(rows, comparisons, adjusted)
+    ]
 
 
 def overall(verdicts: Sequence[Verdict]) -> str:
@@ -324,8 +400,9 @@ def overall(verdicts: Sequence[Verdict]) -> str:
 
 
 def verdict_table(verdicts: Sequence[Verdict], caption: str = "") -> Table:
-    """The verdicts as a table: claim, paired Δ ± 95% CI, seeds, outcome."""
+    """The verdicts as a table: claim, paired Δ ± 95% CI, seeds, raw p, Holm-adjusted p, outcome."""
     cells = []
     for v in verdicts:
-        cells.append([v.claim(), v.evidence(), str(v.n_paired), v.outcome])
-    return Table(["claim", "paired Δ ± 95% CI", "seeds", "verdict"], cells, caption, align="lrrl")
+        cells.append([v.claim(), v.evidence(), str(v.n_paired), format_p(v.p_value), format_p(v.p_adjusted), v.outcome])
+    headings = ["claim", "paired Δ ± 95% CI", "seeds", "p", "Holm-adjusted p", "verdict"]
+    return Table(headings, cells, caption, align="lrrrrl")

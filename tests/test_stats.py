@@ -14,7 +14,8 @@ def test_paired_difference_p_value_is_the_paired_t_test():
     b = {0: 0.49, 1: 0.58, 2: 0.68, 3: 0.55, 9: 0.1}  # seed 9 has no partner and is left out
     paired = paired_difference(a, b)
     assert paired.n == 4
-    assert paired.p_value == pytest.approx(scipy_stats.ttest_rel([a[s] for s in range(4)], [b[s] for s in range(4)]).pvalue)
+    expected = scipy_stats.ttest_rel([a[s] for s in range(4)], [b[s] for s in range(4)]).pvalue
+    assert paired.p_value == pytest.approx(expected)
 
 
 def test_holm_multiplies_the_smallest_p_value_by_the_family_size_and_keeps_the_order():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dropkey_lib import analysis, plots, rundir, tables, verdicts
+from dropkey_lib import analysis, plots, rundir, stats, tables, verdicts
 
 
 def metrics(run: str, seed: int, acc: float, gap: float = 0.1, depth: int = 3, **extra) -> dict:
@@ -82,20 +82,71 @@ def test_compare_is_the_paired_difference_over_shared_seeds(results):
         ("dropkey-0.2-linear_down", "dropkey-0.2", "higher", verdicts.INCONCLUSIVE),
     ],
 )
-def test_verdict_follows_the_confidence_interval(results, run, baseline, expect, outcome):
+def test_a_single_verdict_is_decided_by_its_p_value_and_agrees_with_its_interval(
+    results, run, baseline, expect, outcome
+):
     v = verdicts.verdict(verdicts.compare(results, "test_accuracy", run, baseline), expect=expect)
-    assert v.outcome == outcome
-    assert (abs(v.diff) <= v.ci95) == (outcome == verdicts.INCONCLUSIVE)
+    assert v.outcome == outcome and v.family_size == 1 and v.p_adjusted == v.p_value
+    assert (v.p_value >= 0.05) == (outcome == verdicts.INCONCLUSIVE)
+    assert (abs(v.diff) <= v.ci95) == (outcome == verdicts.INCONCLUSIVE)  # a family of one: p < 0.05 iff 0 is outside
     text = str(v)
-    assert outcome in text and run in text and baseline in text and "3 seeds" in text
+    assert outcome in text and run in text and baseline in text and f"3 seeds; {verdicts.p_text(v.p_value)}]" in text
 
 
-def test_verdict_needs_two_paired_seeds_and_a_known_direction(results):
-    single = [m for m in results if m["seed"] == 0]
-    v = verdicts.verdict(verdicts.compare(single, "test_accuracy", "dropkey-0.1", "dropout-0.1"))
-    assert v.outcome == verdicts.TOO_FEW
+@pytest.mark.parametrize(
+    "diff, p_adjusted, expect, outcome",
+    [
+        (+0.01, 0.01, "higher", verdicts.HOLDS),
+        (-0.01, 0.01, "lower", verdicts.HOLDS),
+        (-0.01, 0.01, "higher", verdicts.DOES_NOT_HOLD),
+        (+0.01, 0.05, "higher", verdicts.INCONCLUSIVE),  # p = alpha is not below alpha
+        (-0.01, 0.30, "higher", verdicts.INCONCLUSIVE),
+    ],
+)
+def test_outcome_is_decided_by_the_adjusted_p_value_and_the_predicted_side(diff, p_adjusted, expect, outcome):
+    assert verdicts.outcome(diff, p_adjusted, expect, n_paired=5) == outcome
+
+
+def test_outcome_needs_two_paired_seeds_a_known_direction_and_a_valid_alpha():
+    assert verdicts.outcome(0.01, 0.001, "higher", n_paired=1) == verdicts.TOO_FEW
     with pytest.raises(ValueError, match="expect"):
-        verdicts.verdict(verdicts.compare(results, "test_accuracy", "none", "dropout-0.1"), expect="better")
+        verdicts.outcome(0.01, 0.001, "better", n_paired=5)
+    with pytest.raises(ValueError, match="alpha"):
+        verdicts.outcome(0.01, 0.001, "higher", n_paired=5, alpha=5)
+
+
+def test_holm_turns_the_audits_does_not_hold_at_p_0498_among_12_comparisons_into_inconclusive():
+    # The raw p-values of notebook 10's 12 comparisons on the 5-seed grid, rounded: the gap (DropKey vs dropout,
+    # p = 0.0498) and the entropy (p = 0.017) were read as "does not hold" on their own.
+    raw = [0.775, 0.850, 0.619, 0.0201, 0.0254, 0.0498, 0.108, 0.567, 0.470, 0.905, 0.222, 0.0168]
+    adjusted = dict(zip(raw, stats.holm(raw)))
+    assert verdicts.outcome(+0.0144, 0.0498, "lower", n_paired=5) == verdicts.DOES_NOT_HOLD  # alone
+    assert adjusted[0.0498] > 0.05
+    assert verdicts.outcome(+0.0144, adjusted[0.0498], "lower", n_paired=5) == verdicts.INCONCLUSIVE
+    assert min(stats.holm(raw)) == pytest.approx(12 * 0.0168)  # smallest p x 12 ~ 0.2: nothing survives
+
+
+def test_judge_family_adjusts_the_p_values_of_the_whole_family_together(results):
+    family = [
+        ("dropkey-0.1", "dropout-0.1", "test_accuracy", "higher"),
+        ("dropkey-0.2", "dropout-0.2", "test_accuracy", "higher"),
+        ("dropkey-0.2-linear_down", "dropkey-0.2", "test_accuracy", "higher"),
+    ]
+    judged = verdicts.judge_family(results, family)
+    alone = [verdicts.verdict(verdicts.compare(results, m, r, b), expect=e) for r, b, m, e in family]
+    assert [v.p_value for v in judged] == [v.p_value for v in alone]
+    assert [v.p_adjusted for v in judged] == pytest.approx(stats.holm([v.p_value for v in alone]))
+    assert all(v.family_size == 3 and "family of 3" in str(v) for v in judged)
+    assert [v.outcome for v in judged] == [verdicts.HOLDS, verdicts.DOES_NOT_HOLD, verdicts.INCONCLUSIVE]
+
+
+def test_judge_family_names_a_malformed_or_repeated_comparison(results):
+    with pytest.raises(ValueError, match="comparisons"):
+        verdicts.judge_family(results, [("dropkey-0.1", "dropout-0.1", "test_accuracy")])
+    with pytest.raises(ValueError, match="comparisons"):
+        verdicts.judge_family(results, [("dropkey-0.1", "none", "gap", "lower")] * 2)
+    with pytest.raises(ValueError, match="comparisons"):
+        verdicts.judge_family(results, [])
 
 
 def test_verdict_accepts_a_grid_summary_row_with_its_baseline(results):
@@ -113,11 +164,13 @@ def test_verdict_prints_enough_digits_to_separate_difference_and_interval():
         "n_paired": 3,
         "diff": 0.013201,
         "diff_ci95": 0.013196,
+        "p_value": 0.04999,
     }
     v = verdicts.verdict(row)
     assert v.outcome == verdicts.HOLDS
     diff, ci = v.evidence().removesuffix(" pp").split(" ± ")
     assert abs(float(diff)) > float(ci)
+    assert "p = 0.05" in str(v) and verdicts.format_p(0.0498) == "0.0498"  # three significant digits
 
 
 def test_overall_summarises_agreeing_and_mixed_verdicts(results):
@@ -141,7 +194,9 @@ def test_results_table_shows_means_and_paired_differences(results):
 def test_verdict_table_and_layer_table(results):
     v = verdicts.verdict(verdicts.compare(results, "gap", "dropkey-0.1", "none"), expect="lower")
     table = verdicts.verdict_table([v])
-    assert table.cells[0][2] == "3" and table.cells[0][3] == v.outcome
+    assert table.headings[3:] == ["p", "Holm-adjusted p", "verdict"]
+    assert table.cells[0][2] == "3" and table.cells[0][3] == verdicts.format_p(v.p_value)
+    assert table.cells[0][5] == v.outcome
     layers = verdicts.layer_table(results, "attention_entropy", ["none", "dropkey-0.1"])
     assert layers.headings == ["configuration", "layer 1", "layer 2", "layer 3"]
     assert layers.cells[0][1] == f"{3.0 + 0.45:.2f}"
@@ -261,4 +316,15 @@ def test_with_layer_means_adds_one_number_per_run(results):
     assert extended[0]["mean_attention_entropy"] == pytest.approx(np.mean(results[0]["attention_entropy"]))
     assert "mean_attention_entropy" not in results[0]  # the input is not modified
     v = verdicts.verdict(verdicts.compare(extended, "mean_attention_distance", "dropkey-0.1", "none"))
-    assert v.outcome == verdicts.HOLDS and str(v).endswith("px, 3 seeds]")
+    assert v.outcome == verdicts.HOLDS and str(v).endswith("px, 3 seeds; p < 0.001]")
+
+
+def test_plot_differences_colours_by_the_adjusted_verdict_not_by_the_interval():
+    row = {"run": "a", "baseline": "b", "metric": "gap", "n_paired": 5, "diff": 0.0144, "diff_ci95": 0.0144}
+    alone = verdicts.verdict({**row, "p_value": 0.0498}, expect="lower")
+    in_family = verdicts.verdict({**row, "p_value": 0.0498}, expect="lower", p_adjusted=0.45, family_size=12)
+    ax = plots.plot_differences([alone, in_family])
+    colours = [matplotlib.colors.to_hex(c.lines[0].get_color()) for c in ax.containers]
+    assert colours == [matplotlib.colors.to_hex("tab:red"), matplotlib.colors.to_hex("grey")]
+    assert [t.get_text() for t in ax.texts] == ["p = 0.0498", "Holm p = 0.45"]
+    plt.close("all")
