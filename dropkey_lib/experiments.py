@@ -1,6 +1,7 @@
 """Grids of training runs that test the paper's three claims, and the statistics to read them.
 
     dropkey-experiments small-data --workers 2      # the grid behind notebooks/10_results.ipynb
+    dropkey-experiments small-data --scheduler tcp://host:8786   # on a Dask cluster (pip install dropkey_lib[grid])
     dropkey-experiments small-data --list           # what it would run
     dropkey-experiments small-data --export none dropout-0.1 dropkey-0.1   # ship their seed-0 models
     python -m dropkey_lib.experiments smoke         # a tiny grid, seconds
@@ -8,7 +9,20 @@
 Every run writes config, history, metrics and its checkpoint to `results/<grid>/<run>/seed<s>/`; git keeps all but
 the checkpoints (`--export` ships a few chosen models in `results/checkpoints/`, listed in `results/checkpoints.json`).
 Rerunning a grid skips finished runs (those with `metrics.json`) and resumes an unfinished one from its
-checkpoint. Seeds are paired: seed s gives the same initial weights, training subset and batch order in every
+checkpoint.
+
+Runs are independent, so a grid runs on the local process pool (`--workers`, the default) or on an existing Dask
+distributed cluster (`--scheduler ADDRESS`, the optional `grid` extra). On a cluster every worker must see the same
+results folder (a shared file system) and the data (`--data` or its own DROPKEY_DATA). A worker lost mid-run costs
+only that run: Dask hands it to another worker, which resumes it from its last checkpoint. Dask starts no cluster
+here; for SLURM or PBS, start one with `dask-jobqueue` and pass its scheduler's address, e.g.
+
+    from dask_jobqueue import SLURMCluster                       # or PBSCluster
+    cluster = SLURMCluster(cores=1, processes=1, memory="4GB", walltime="02:00:00")
+    cluster.scale(jobs=16)                                       # 16 batch jobs, one run at a time each
+    print(cluster.scheduler_address)                             # -> dropkey-experiments ... --scheduler <address>
+
+Seeds are paired: seed s gives the same initial weights, training subset and batch order in every
 configuration, so differences between configurations can be compared seed by seed.
 
 The paper's claims (see docs/paper-notes.md §2):
@@ -73,6 +87,9 @@ GRIDS: dict[str, tuple[dict, list[tuple[str, dict]]]] = {
     ),
 }
 
+# The size of the CIFAR-10 test set: a shipped checkpoint is scored on all of it.
+CIFAR10_TEST_SIZE = 10_000
+
 # How many test images the attention statistics of a finished run are measured on.
 STATISTICS_IMAGES = 500
 
@@ -135,14 +152,25 @@ def run_one(run: GridRun, grid_dir: Path, data: str | None = None, threads: int 
 
 
 def run_grid(
-    grid: str, root: str | os.PathLike = "results", *, seeds: int = 5, workers: int = 1, data: str | None = None
+    grid: str,
+    root: str | os.PathLike = "results",
+    *,
+    seeds: int = 5,
+    workers: int = 1,
+    data: str | None = None,
+    scheduler: str | None = None,
 ) -> list[dict]:
-    """Run every unfinished run of `grid` with `workers` processes (one torch thread each when workers > 1)."""
-    grid_dir = Path(root) / grid
+    """Run every unfinished run of `grid`: in this process (workers=1), on a local pool of `workers` processes
+    (one torch thread each), or, with `scheduler` (a Dask scheduler's address such as 'tcp://host:8786'), on that
+    Dask cluster, one torch thread per run. Returns the metrics of every finished run of the grid."""
+    grid_dir = Path(root).resolve() / grid
     runs = grid_runs(grid, seeds)
+    check_positive_int(workers, "workers")
     pending = [run for run in runs if not rundir.is_finished(grid_dir / run.folder)]
     print(f"{grid}: {len(runs)} runs, {len(runs) - len(pending)} already finished, {len(pending)} to go -> {grid_dir}")
-    if workers > 1:
+    if scheduler is not None:
+        _run_on_dask(pending, grid_dir, data, scheduler, desc=grid)
+    elif workers > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(run_one, run, grid_dir, data, 1) for run in pending]
             for future in tqdm(as_completed(futures), total=len(futures), desc=grid, unit="run"):
@@ -151,6 +179,29 @@ def run_grid(
         for run in tqdm(pending, desc=grid, unit="run"):
             print_run_result(run_one(run, grid_dir, data))
     return load_results(grid_dir)
+
+
+# How often a run may fail with an error on a Dask worker before the grid stops (a lost worker is not an error:
+# the scheduler reassigns its runs by itself, up to its `allowed-failures` setting).
+DASK_RETRIES = 2
+
+
+def _run_on_dask(pending: Sequence[GridRun], grid_dir: Path, data: str | None, scheduler: str, desc: str) -> None:
+    """Submit the pending runs to the Dask cluster at `scheduler` and print each result as it arrives."""
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError as error:
+        raise ImportError(
+            "scheduler= needs Dask distributed: pip install 'dropkey_lib[grid]' (or 'dask[distributed]')"
+        ) from error
+    if not isinstance(scheduler, str) or not scheduler:
+        raise TypeError(f"scheduler must be the address of a Dask scheduler (a str), got {scheduler!r}")
+    data = str(Path(data).resolve()) if data else None
+    with Client(scheduler) as client:
+        futures = [client.submit(run_one, run, grid_dir, data, 1, pure=False, retries=DASK_RETRIES) for run in pending]
+        for future in tqdm(dask_completed(futures), total=len(futures), desc=desc, unit="run"):
+            print_run_result(future.result())
 
 
 def print_run_result(metrics: dict) -> None:
@@ -174,8 +225,15 @@ def load_results(grid_dir: str | os.PathLike) -> list[dict]:
 def export_checkpoint(run_dir: str | os.PathLike, destination: str | os.PathLike, data: str | None = None) -> dict:
     """Save the model of a finished run as a model file (config and weights only, loadable with
     `rundir.load_model`), evaluate it on the full CIFAR-10 test set, and return its `results/checkpoints.json`
-    entry. The bundled sample is refused: a shipped accuracy must come from the real test set."""
+    entry. The bundled sample (or any data without the 10,000 CIFAR-10 test images) is refused with a ValueError,
+    even where DROPKEY_SAMPLE_FALLBACK=1 or quick mode would fall back to it: a shipped accuracy must come from the
+    real test set. The entry records which copy of CIFAR-10 it was scored on (`data`)."""
     dataset = load_cifar10(data, sample_fallback=False)
+    if dataset.is_sample or len(dataset.test_labels) != CIFAR10_TEST_SIZE:
+        raise ValueError(
+            f"data: {dataset.source} is not the full CIFAR-10 test set ({CIFAR10_TEST_SIZE:,} images); a shipped "
+            "accuracy must come from it (pass --data or set DROPKEY_DATA to a copy of CIFAR-10)"
+        )
     rundir.write_model(destination, rundir.load_model(run_dir))
     _, accuracy = evaluate(rundir.load_model(destination), dataset.test_images, dataset.test_labels)
     return {"path": str(destination), "test_accuracy": accuracy, "data": dataset.source}
@@ -208,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("grid", choices=GRIDS)
     parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration (default 5)")
     parser.add_argument("--workers", type=int, default=1, help="parallel runs, one CPU thread each (default 1)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on this Dask scheduler (e.g. tcp://host:8786) instead of local processes; needs the grid extra",
+    )
     parser.add_argument("--out", default="results", help="results folder (default results/)")
     parser.add_argument("--data", help="CIFAR-10 location (also env DROPKEY_DATA)")
     parser.add_argument("--list", action="store_true", help="print the runs and exit")
@@ -228,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"hardware: {machine()}; python {platform.python_version()}")
     try:
-        run_grid(args.grid, args.out, seeds=args.seeds, workers=args.workers, data=args.data)
+        run_grid(args.grid, args.out, seeds=args.seeds, workers=args.workers, data=args.data, scheduler=args.scheduler)
     except KeyboardInterrupt:
         print("\ninterrupted: rerun the same command to resume", file=sys.stderr)
         return 130

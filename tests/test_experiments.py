@@ -1,9 +1,14 @@
 """The grid runner: pairing, resuming, statistics and shipped checkpoints."""
 
 import json
+import sys
 
 import pytest
+from test_train import interrupt_at_batch
 
+from dropkey_lib import data as data_module
+from dropkey_lib import rundir
+from dropkey_lib.data import SAMPLE_PATH
 from dropkey_lib.experiments import (
     export_checkpoint,
     export_checkpoints,
@@ -11,9 +16,11 @@ from dropkey_lib.experiments import (
     load_results,
     main,
     run_grid,
+    run_one,
 )
 from dropkey_lib.rundir import load_model, read_checkpoint_index
 from dropkey_lib.stats import mean_ci
+from dropkey_lib.train import TrainingInterrupted
 from dropkey_lib.verdicts import grid_summary
 
 
@@ -80,3 +87,85 @@ def test_exporting_runs_writes_an_index_with_paths_relative_to_the_folder_above_
 def test_exporting_an_unfinished_run_raises_naming_it(tmp_path):
     with pytest.raises(ValueError, match="'dropkey-0.2' seed 0 .* has not finished"):
         export_checkpoints("smoke", ["dropkey-0.2"], tmp_path / "results")
+
+
+# --- on a Dask cluster (the optional `grid` extra) -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """Two single-threaded worker processes on localhost, the smallest real Dask cluster."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def local_pool_results(tmp_path_factory):
+    """The smoke grid (two configurations, seed 0) on the default engine, a local pool of processes."""
+    return run_grid("smoke", tmp_path_factory.mktemp("local"), seeds=1, workers=2)
+
+
+def accuracies(results: list[dict]) -> dict[tuple[str, int], float]:
+    return {(m["run"], m["seed"]): m["test_accuracy"] for m in results}
+
+
+def test_a_grid_on_a_dask_cluster_gives_the_same_results_as_the_local_pool(tmp_path, dask_cluster, local_pool_results):
+    on_dask = run_grid("smoke", tmp_path, seeds=1, scheduler=dask_cluster.scheduler_address)
+    assert len(on_dask) == 2
+    assert accuracies(on_dask) == accuracies(local_pool_results)  # identical, run by run and seed by seed
+    assert [m["config"] for m in on_dask] == [m["config"] for m in local_pool_results]
+
+
+def test_a_run_interrupted_on_a_lost_worker_is_resumed_and_the_grid_completes(
+    tmp_path, monkeypatch, dask_cluster, local_pool_results
+):
+    # What a worker lost mid-run leaves behind: a checkpoint from the middle of the run, and no metrics.
+    run = next(r for r in grid_runs("smoke", seeds=1) if r.name == "dropkey-0.2")
+    with monkeypatch.context() as patch:
+        interrupt_at_batch(patch, 2)
+        with pytest.raises(TrainingInterrupted):
+            run_one(run, tmp_path / "smoke")
+    folder = tmp_path / "smoke" / run.folder
+    assert rundir.has_checkpoint(folder) and not rundir.is_finished(folder)
+    resumed = run_grid("smoke", tmp_path, seeds=1, scheduler=dask_cluster.scheduler_address)
+    assert accuracies(resumed) == accuracies(local_pool_results)
+    history = json.loads((folder / "history.json").read_text())
+    assert len(history) == 1  # one epoch, trained half before and half after the interruption
+
+
+def test_run_grid_without_dask_installed_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    with pytest.raises(ImportError, match=r"dropkey_lib\[grid\]"):
+        run_grid("smoke", tmp_path, seeds=1, scheduler="tcp://127.0.0.1:1")
+
+
+def finished_run(root, grid: str = "smoke", name: str = "none") -> None:
+    """A run folder that counts as finished (it has metrics), enough for --export to accept the run's name."""
+    folder = root / grid / name / "seed0"
+    folder.mkdir(parents=True)
+    rundir.write_metrics(folder, {"run": name, "seed": 0})
+
+
+def test_export_refuses_the_bundled_sample_given_as_data(tmp_path):
+    finished_run(tmp_path / "results")
+    with pytest.raises(ValueError, match="data: .* is not the full CIFAR-10 test set"):
+        main(["smoke", "--out", str(tmp_path / "results"), "--data", str(SAMPLE_PATH), "--export", "none"])
+    assert not (tmp_path / "results" / "checkpoints.json").exists()
+
+
+def test_export_in_quick_mode_without_data_refuses_the_sample_fallback(tmp_path, monkeypatch):
+    finished_run(tmp_path / "results")
+    monkeypatch.delenv("DROPKEY_DATA", raising=False)
+    monkeypatch.setenv("DROPKEY_QUICK", "1")
+    monkeypatch.setenv("DROPKEY_SAMPLE_FALLBACK", "1")  # as on Binder: loading falls back to the sample
+    monkeypatch.setattr(data_module, "search_cache", missing_cifar10)  # no CIFAR-10 anywhere, no download
+    with pytest.raises(ValueError, match="bundled CIFAR-10 sample .* is not the full CIFAR-10 test set"):
+        main(["smoke", "--out", str(tmp_path / "results"), "--export", "none"])
+    assert not (tmp_path / "results" / "checkpoints.json").exists()
+
+
+def missing_cifar10(cache, download):
+    raise data_module.DataNotFoundError("no CIFAR-10 here")
