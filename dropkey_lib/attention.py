@@ -16,7 +16,8 @@ Masks are boolean with **True = dropped** (the key is hidden from the query). No
 All-dropped rows. With probability drop_ratio**N_k every key of a row is dropped. This library then gives that row
 *uniform* attention over all its keys, which is exactly what the paper's Algorithm 1 does in float32 (every
 logit becomes the same -1e12 after rounding). It never produces NaN, in any floating dtype (see `masked_logit`
-for the one float16 exception to "uniform").
+for the one float16 exception to "uniform"). Only `dropkey_weights` also gives such a row the gradient of a uniform
+row; the fast path `attention` and the Algorithm 1 oracle do not (see `attention`).
 """
 
 from __future__ import annotations
@@ -412,6 +413,18 @@ def attention(
     Drops happen only when `training` is True; otherwise every mode is exactly plain attention.
     The DropKey modes run PyTorch's fused `scaled_dot_product_attention` with an additive mask, which gives the
     same result as `dropkey_attention_reference` for the same `drop_mask` (bool, True = dropped).
+
+    The gradient of an all-dropped row (every key dropped, probability drop_ratio**N_k per row: 0.3**65 ~ 1e-34 in
+    the course's model) is not the gradient of its forward pass. The forward pass gives the row uniform weights,
+    which depend on neither q nor k, so q and k should get no gradient from it and v the upstream gradient / N_k
+    (what `dropkey_weights` gives: its masked_fill cuts the dropped logits from the graph). Here autograd
+    differentiates the addition of the masked logit as if the logits kept their values, so q and k get a nonzero
+    gradient; and PyTorch's fused CPU kernel recomputes the weights from the row's log-sum-exp, in which log N_k is
+    lost next to the huge masked logit, so it also sends v N_k times the upstream gradient (on a CPU in float32;
+    other kernels may differ). `dropkey_attention_reference` has the first difference, not the second.
+    Rows with at least one kept key get the same gradient as `dropkey_weights`. Fixing the rare row would cost a
+    reduction over the mask at every call, so it is stated here and tested instead
+    (tests/test_attention.py, `test_fast_path_gradient_of_an_all_dropped_row_is_not_that_of_its_forward_pass`).
     """
     check_mode(mode)
     drop_ratio = check_drop_ratio(drop_ratio)

@@ -185,6 +185,55 @@ def test_fast_path_equals_the_oracle_on_all_dropped_rows():
     torch.testing.assert_close(fast, dropkey_attention_reference(q, k, v, 0.3, drop_mask=drops))
 
 
+def gradients(op, q, k, v, upstream):
+    """(dq, dk, dv) of sum(op(q, k, v) * upstream)."""
+    q, k, v = (t.clone().requires_grad_() for t in (q, k, v))
+    (op(q, k, v) * upstream).sum().backward()
+    return q.grad, k.grad, v.grad
+
+
+def dropkey_ops(drops, d):
+    """The fast path, the Algorithm 1 oracle and the exact form (dropkey_weights), all under the mask `drops`."""
+    return {
+        "fast": lambda q, k, v: attention(q, k, v, mode="dropkey", drop_ratio=0.5, training=True, drop_mask=drops),
+        "oracle": lambda q, k, v: dropkey_attention_reference(q, k, v, 0.5, drop_mask=drops),
+        "exact": lambda q, k, v: dropkey_weights(q @ k.transpose(-2, -1) / math.sqrt(d), 0.5, drop_mask=drops) @ v,
+    }
+
+
+def test_fast_path_gradient_equals_the_exact_one_on_rows_with_a_kept_key():
+    q, k, v = qkv(2, 9, 8)
+    drops = sample_key_drops((2, 9, 9), 0.3, generator=generator(1))
+    assert not drops.all(-1).any()
+    upstream = torch.randn(2, 9, 8, generator=generator(2))
+    ops = dropkey_ops(drops, 8)
+    for fast, exact in zip(gradients(ops["fast"], q, k, v, upstream), gradients(ops["exact"], q, k, v, upstream)):
+        torch.testing.assert_close(fast, exact)
+
+
+def test_fast_path_gradient_of_an_all_dropped_row_is_not_that_of_its_forward_pass():
+    # The difference that attention()'s docstring states. Row 2 drops every key: its output is the mean of v in all
+    # three forms, which depends on neither q nor k. Only the exact form's gradient says so.
+    n, d = 5, 4
+    q, k, v = qkv(1, n, d)
+    drops = torch.zeros(1, n, n, dtype=torch.bool)
+    drops[0, 2] = True
+    upstream = torch.zeros(1, n, d)
+    upstream[0, 2] = torch.randn(d, generator=generator(2))  # the gradient enters through the all-dropped row only
+    ops = dropkey_ops(drops, d)
+    for op in ops.values():
+        torch.testing.assert_close(op(q, k, v)[0, 2], v[0].mean(0))
+    dq, dk, dv = gradients(ops["exact"], q, k, v, upstream)
+    assert not dq.any() and not dk.any()
+    torch.testing.assert_close(dv, (upstream[0, 2] / n).expand(1, n, d))
+    fast_dq, fast_dk, fast_dv = gradients(ops["fast"], q, k, v, upstream)
+    assert fast_dq[0, 2].abs().sum() > 0.1 and fast_dk.abs().sum() > 0.1  # a gradient the forward pass does not have
+    torch.testing.assert_close(fast_dv, n * dv)  # the fused CPU kernel: weights 1 instead of 1/N_k in the backward
+    oracle_dq, _, oracle_dv = gradients(ops["oracle"], q, k, v, upstream)
+    assert oracle_dq[0, 2].abs().sum() > 0.1
+    torch.testing.assert_close(oracle_dv, dv)
+
+
 def test_weights_equal_algorithm_1_weights():
     q, k, v = qkv(3, 11, 8)
     drops = sample_key_drops((3, 11, 11), 0.4, generator=generator(1))
