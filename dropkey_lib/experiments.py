@@ -35,6 +35,7 @@ The paper's claims (see docs/paper-notes.md §2):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -227,7 +228,7 @@ def export_checkpoint(run_dir: str | os.PathLike, destination: str | os.PathLike
     `rundir.load_model`), evaluate it on the full CIFAR-10 test set, and return its `results/checkpoints.json`
     entry. The bundled sample (or any data without the 10,000 CIFAR-10 test images) is refused with a ValueError,
     even where DROPKEY_SAMPLE_FALLBACK=1 or quick mode would fall back to it: a shipped accuracy must come from the
-    real test set. The entry records which copy of CIFAR-10 it was scored on (`data`)."""
+    real test set. The entry records which copy of CIFAR-10 it was scored on (`data`, `test_set_sha256`)."""
     dataset = load_cifar10(data, sample_fallback=False)
     if dataset.is_sample or len(dataset.test_labels) != CIFAR10_TEST_SIZE:
         raise ValueError(
@@ -236,7 +237,21 @@ def export_checkpoint(run_dir: str | os.PathLike, destination: str | os.PathLike
         )
     rundir.write_model(destination, rundir.load_model(run_dir))
     _, accuracy = evaluate(rundir.load_model(destination), dataset.test_images, dataset.test_labels)
-    return {"path": str(destination), "test_accuracy": accuracy, "data": dataset.source}
+    return {
+        "path": str(destination),
+        "test_accuracy": accuracy,
+        "data": dataset.source,
+        "test_set_sha256": fingerprint_test_set(dataset.test_images, dataset.test_labels),
+    }
+
+
+def fingerprint_test_set(images: torch.Tensor, labels: torch.Tensor) -> str:
+    """The first 16 hex digits of the SHA-256 of a test set's pixels (uint8 (N, 3, 32, 32)) and labels. Copies of
+    CIFAR-10 differ in their pixels (a JPEG copy is not the original), and so do the accuracies measured on them: a
+    recorded accuracy is comparable only on the test set with the same fingerprint."""
+    digest = hashlib.sha256(images.contiguous().numpy().tobytes())
+    digest.update(labels.to(torch.int64).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def export_checkpoints(

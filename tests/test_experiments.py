@@ -8,10 +8,11 @@ from test_train import interrupt_at_batch
 
 from dropkey_lib import data as data_module
 from dropkey_lib import rundir
-from dropkey_lib.data import SAMPLE_PATH
+from dropkey_lib.data import SAMPLE_PATH, load_cifar10
 from dropkey_lib.experiments import (
     export_checkpoint,
     export_checkpoints,
+    fingerprint_test_set,
     grid_runs,
     load_results,
     main,
@@ -71,6 +72,9 @@ def test_an_exported_checkpoint_loads_and_records_its_accuracy(tmp_path):
     entry = export_checkpoint(tmp_path / "smoke" / "none" / "seed0", tmp_path / "none.pt")
     model = load_model(entry["path"])
     assert not model.training and 0.0 <= entry["test_accuracy"] <= 1.0
+    data = load_cifar10()
+    assert entry["data"] == data.source  # which copy of CIFAR-10 the accuracy was measured on
+    assert entry["test_set_sha256"] == fingerprint_test_set(data.test_images, data.test_labels)
 
 
 def test_exporting_runs_writes_an_index_with_paths_relative_to_the_folder_above_results(tmp_path, capsys):
