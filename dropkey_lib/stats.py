@@ -4,8 +4,8 @@ Runs of a grid are *paired*: seed s gives the same initial weights, training sub
 configuration. Comparing two configurations seed by seed removes most of the seed-to-seed spread, so the paired
 difference is the quantity every claim is judged on.
 
-The last three functions plan a grid before it is run: how many seeds make an interval narrow enough
-(`seeds_for_half_width`), and which effect a number of seeds can detect (`detectable_effect`).
+The last functions plan a grid before it is run: how wide its intervals will be (`t_half_width`), how many seeds
+make them narrow enough (`seeds_for_half_width`), and which effect a number of seeds can detect (`detectable_effect`).
 """
 
 from __future__ import annotations
@@ -83,15 +83,24 @@ def _check_sd(sd: float, name: str = "sd") -> float:
     return float(sd)
 
 
-def seeds_for_half_width(sd: float, half_width: float, confidence: float = 0.95, most: int = 10_000) -> int:
-    """The fewest paired seeds n (at least 2) whose `confidence` t-interval of the mean paired difference has a
-    half-width t_{n-1} * sd / sqrt(n) of at most `half_width`, if the paired differences have standard deviation
-    `sd` (same unit as `half_width`). Raises a ValueError if more than `most` seeds would be needed."""
-    sd, half_width = _check_sd(sd), _check_sd(half_width, "half_width")
+def t_half_width(sd: float, n: int, confidence: float = 0.95) -> float:
+    """The half-width t_{n-1} * sd / sqrt(n) of the `confidence` t-interval of a mean of n values with standard
+    deviation sd: what a grid of n paired seeds is expected to give if its paired differences scatter by sd."""
+    sd = _check_sd(sd)
+    if not (isinstance(n, int) and n >= 2):
+        raise ValueError(f"n must be an integer >= 2 (paired seeds), got {n!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    return float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+
+
+def seeds_for_half_width(sd: float, half_width: float, confidence: float = 0.95, most: int = 10_000) -> int:
+    """The fewest paired seeds n (at least 2) whose `confidence` t-interval of the mean paired difference has a
+    half-width `t_half_width(sd, n)` of at most `half_width`, if the paired differences have standard deviation
+    `sd` (same unit as `half_width`). Raises a ValueError if more than `most` seeds would be needed."""
+    sd, half_width = _check_sd(sd), _check_sd(half_width, "half_width")
     for n in range(2, most + 1):
-        if float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n) <= half_width:
+        if t_half_width(sd, n, confidence) <= half_width:
             return n
     raise ValueError(f"half_width {half_width} needs more than most={most} seeds at sd {sd}")
 

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from dropkey_lib.stats import detectable_effect, holm, paired_difference, sd_upper_bound, seeds_for_half_width
+from dropkey_lib.stats import (
+    detectable_effect,
+    holm,
+    mean_ci,
+    paired_difference,
+    sd_upper_bound,
+    seeds_for_half_width,
+    t_half_width,
+)
 
 
 def test_paired_difference_p_value_is_the_paired_t_test():
@@ -27,9 +35,9 @@ def test_holm_multiplies_the_smallest_p_value_by_the_family_size_and_keeps_the_o
 
 def test_seeds_for_half_width_is_the_fewest_seeds_that_reach_it():
     n = seeds_for_half_width(1.0, 0.5)
-    half_width = lambda seeds: scipy_stats.t.ppf(0.975, seeds - 1) / math.sqrt(seeds)  # noqa: E731
-    assert half_width(n) <= 0.5 < half_width(n - 1)
+    assert t_half_width(1.0, n) <= 0.5 < t_half_width(1.0, n - 1)
     assert n == 18
+    assert t_half_width(1.0, 5) == pytest.approx(mean_ci([-1.0, -0.5, 0.0, 0.5, 1.0])[1] / math.sqrt(0.625))
 
 
 def test_seeds_for_half_width_names_a_bad_argument():
