@@ -674,7 +674,8 @@ def plot_schedules(
 ) -> Axes:
     """The per-layer DropKey ratios of `drop_ratios(drop_ratio, depth, schedule)` for each schedule (their mean is
     `drop_ratio`, our formula), plus optional `extra` curves drawn dashed for contrast (e.g. timm's
-    stochastic-depth rates). Each schedule keeps its colour whichever subset is drawn. A dotted grey line marks the mean ratio."""
+    stochastic-depth rates). Each schedule keeps its colour whichever subset is drawn. A dotted grey line marks the
+    mean ratio."""
     unknown = [s for s in schedules if s not in SCHEDULES]
     if unknown or not schedules:
         raise ValueError(f"schedules must be a non-empty list drawn from {', '.join(SCHEDULES)}; got {list(schedules)}")
