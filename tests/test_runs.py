@@ -10,7 +10,7 @@ import pytest
 import torch
 from tiny import tiny_config, tiny_data
 
-from dropkey_lib.plots import plot_runs
+from dropkey_lib.plots import plot_runs, plot_time_to_accuracy
 from dropkey_lib.rundir import Run, find_runs, load_model, load_run, load_runs, ship_run
 from dropkey_lib.runs import ensure_run, summary_table
 from dropkey_lib.train import train
@@ -129,3 +129,11 @@ def test_an_unfinished_run_is_not_shipped(tmp_path):
         train(tiny_config(), data=tiny_data(), out_dir=tmp_path / "run", progress=False, callback=stop_after_epoch_1)
     with pytest.raises(ValueError, match="has not finished"):
         ship_run(tmp_path / "run", tmp_path / "shipped")
+
+
+def test_time_to_accuracy_draws_one_line_per_run_at_the_cumulative_minutes(run_folders):
+    runs = load_runs(run_folders)
+    ax = plot_time_to_accuracy(runs)
+    assert len(ax.get_lines()) == len(runs) + 2  # one per run, and the 60% and 70% lines
+    seconds = [r["seconds"] for r in runs[0].history]
+    assert list(ax.get_lines()[0].get_xdata()) == pytest.approx([seconds[0] / 60, sum(seconds) / 60])
