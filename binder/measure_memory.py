@@ -2,13 +2,14 @@
 
     python binder/measure_memory.py [notebooks/08_training_on_cifar10.ipynb ...] [--json results.json]
 
-Each notebook runs with `jupyter nbconvert --execute` on a copy (in a temporary folder laid out like the
-repository, so the committed notebooks are never modified), pinned to one CPU core (`taskset -c 0`, when
+Each notebook runs with `scripts/run_notebooks.py` (nbclient, like `jupyter nbconvert --execute`, without its
+output-widget stall) on a copy (in a temporary folder laid out like the repository, so the committed notebooks are
+never modified), pinned to one CPU core (`taskset -c 0`, when
 available) with OMP_NUM_THREADS=MKL_NUM_THREADS=1 (what binder/start sets) and DROPKEY_QUICK unset (full mode, what
 a student gets). Two figures per notebook:
 
 - kernel: the kernel process's own peak resident memory (VmHWM, exact), read by a cell appended to the copy;
-- total: the peak of the summed resident memory of every process of the run (nbconvert, the kernel and anything it
+- total: the peak of the summed resident memory of every process of the run (the runner, the kernel and anything it
   starts), sampled every 0.2 s with psutil.
 
 Binder's 2 GB limit is for the whole session: add JupyterLab's own server (about 100-150 MB) to the kernel figure.

@@ -22,7 +22,15 @@ extensions = ["myst_nb", "course_site"]
 
 # The repository root is the source folder: only these files are pages.
 root_doc = "README"
-include_patterns = ["README.md", "docs/*.md", "results/README.md", "notebooks/[0-9][0-9]_*.ipynb"]
+include_patterns = [
+    "README.md",
+    "README.zh-CN.md",
+    "docs/*.md",
+    "docs/zh/*.md",
+    "results/README.md",
+    "notebooks/[0-9][0-9]_*.ipynb",
+    "notebooks/solutions.ipynb",
+]
 exclude_patterns = [
     "_site",
     ".venv",

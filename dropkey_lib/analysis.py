@@ -69,15 +69,26 @@ def attention_rollout(maps: list[Tensor]) -> Tensor:
 
 
 @torch.no_grad()
-def attention_statistics(model: TinyViT, images: Tensor) -> dict[str, list[float]]:
-    """Per-layer attention entropy and mean attention distance of `model` (eval mode) on float images (B, 3, 32, 32)."""
+def attention_statistics(model: TinyViT, images: Tensor, batch_size: int = 100) -> dict[str, list[float]]:
+    """Per-layer attention entropy and mean attention distance of `model` (eval mode) on float images (B, 3, 32, 32).
+
+    The maps of `batch_size` images at a time: a layer's maps of 500 images are 34 MB in float32, and a whole
+    model's, with their temporaries, would take hundreds of MB at once. Both statistics are means over images, so
+    the batch means are combined weighted by batch size.
+    """
     model.eval()
-    maps = model.attention_maps(images)
     config = model.config
-    return {
-        "attention_entropy": attention_entropy(maps),
-        "attention_distance": mean_attention_distance(maps, config.grid_size[0], config.patch_size),
-    }
+    totals = {"attention_entropy": [0.0] * config.depth, "attention_distance": [0.0] * config.depth}
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        maps = model.attention_maps(batch)
+        batch_means = {
+            "attention_entropy": attention_entropy(maps),
+            "attention_distance": mean_attention_distance(maps, config.grid_size[0], config.patch_size),
+        }
+        for key, values in batch_means.items():
+            totals[key] = [total + value * len(batch) for total, value in zip(totals[key], values)]
+    return {key: [total / len(images) for total in values] for key, values in totals.items()}
 
 
 def query_maps(
@@ -113,3 +124,15 @@ def head_entropy(maps: Sequence[Tensor], queries: slice | None = None) -> np.nda
         m = m if queries is None else m[:, :, queries]
         rows.append(row_entropy(m).mean(dim=(0, 2)).cpu().numpy())
     return np.stack(rows)
+
+
+@torch.no_grad()
+def model_head_entropy(model: TinyViT, images: Tensor, batch_size: int = 100) -> np.ndarray:
+    """`head_entropy` of `model` (eval mode) on float images (B, 3, 32, 32), `batch_size` images at a time: (L, H)."""
+    model.eval()
+    total = None
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        weighted = head_entropy(model.attention_maps(batch)) * len(batch)
+        total = weighted if total is None else total + weighted
+    return total / len(images)

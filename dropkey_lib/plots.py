@@ -672,9 +672,10 @@ def plot_schedules(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """The per-layer DropKey ratios of `drop_ratios(ratio, depth, schedule)` for each schedule (mean = `drop_ratio`,
-    our formula), plus optional `extra` curves drawn dashed for contrast (e.g. timm's stochastic-depth rates).
-    Each schedule keeps its colour whichever subset is drawn. A dotted grey line marks the mean ratio."""
+    """The per-layer DropKey ratios of `drop_ratios(drop_ratio, depth, schedule)` for each schedule (their mean is
+    `drop_ratio`, our formula), plus optional `extra` curves drawn dashed for contrast (e.g. timm's
+    stochastic-depth rates). Each schedule keeps its colour whichever subset is drawn. A dotted grey line marks the
+    mean ratio."""
     unknown = [s for s in schedules if s not in SCHEDULES]
     if unknown or not schedules:
         raise ValueError(f"schedules must be a non-empty list drawn from {', '.join(SCHEDULES)}; got {list(schedules)}")
@@ -881,6 +882,33 @@ def plot_runs(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_time_to_accuracy(
+    runs: Sequence[Any], *, targets: Sequence[float] = (0.6, 0.7), ax: Axes | None = None, title: str | None = None
+) -> Axes:
+    """Test accuracy against wall time: one line per run (`rundir.Run`), a marker per epoch at the time the epoch
+    ended (the cumulative `seconds` of its history, in minutes), and dotted lines at the `targets` accuracies."""
+    from matplotlib.ticker import PercentFormatter
+
+    runs = list(runs)
+    if not runs:
+        raise ValueError("plot_time_to_accuracy needs at least one run")
+    ax = _new_axes(ax, (6.0, 3.8))
+    for run in runs:
+        minutes = np.cumsum([r["seconds"] for r in run.history]) / 60
+        ax.plot(minutes, run.curve("test_accuracy"), marker="o", markersize=4, label=run.name)
+    for target in targets:
+        ax.axhline(target, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("wall time, training and evaluation (minutes)")
+    ax.set_ylabel("test accuracy")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
 
 
 # --------------------------------------------------------------------------------------------------------------

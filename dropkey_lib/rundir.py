@@ -6,6 +6,7 @@ A run folder, as `train.train(..., out_dir=...)`, `dropkey-train --out` and the 
     history.json      one record per finished epoch (see `train.train` for the keys)
     checkpoint.pt     model, optimizer and RNG state, position in the run, and both configs (to resume)
     metrics.json      final metrics of a grid run (`experiments.run_one`)
+    model.pt          instead of checkpoint.pt in a shipped run (`ship_run`): the model config and weights only
 
 Shipped models (`results/checkpoints/*.pt`) are model files: the model config and the weights only, listed in the
 index `results/checkpoints.json`. `load_model` rebuilds a `TinyViT` from either kind of file alone.
@@ -30,6 +31,7 @@ from .vit import TinyViT, ViTConfig
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 CHECKPOINT_FILE = "checkpoint.pt"
+MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
 CHECKPOINT_INDEX = "checkpoints.json"
 
@@ -126,14 +128,15 @@ def write_model(path: str | os.PathLike, model: TinyViT) -> None:
 
 
 def load_model(path: str | os.PathLike) -> TinyViT:
-    """Load a trained TinyViT, in eval mode, from a model file, a checkpoint, or a run folder (its checkpoint).
+    """Load a trained TinyViT, in eval mode, from a model file, a checkpoint, or a run folder (its checkpoint, or the
+    model file of a shipped run).
 
     The file alone is enough: it carries the model config. Files written before that (which carry only the
     training config) are rebuilt from the training config's model fields.
     """
     path = Path(path)
     if path.is_dir():
-        path = path / CHECKPOINT_FILE
+        path = path / (CHECKPOINT_FILE if (path / CHECKPOINT_FILE).is_file() else MODEL_FILE)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: pass a run folder, its {CHECKPOINT_FILE} or a model file")
     checkpoint = read_checkpoint(path)
@@ -145,6 +148,19 @@ def load_model(path: str | os.PathLike) -> TinyViT:
     model = TinyViT(ViTConfig.from_settings(settings))
     model.load_state_dict(checkpoint["model"])
     return model.eval()
+
+
+def ship_run(run_dir: str | os.PathLike, destination: str | os.PathLike) -> Path:
+    """Copy a finished run for shipping: its config and history, and its model as a model file (a few MB, instead of
+    the checkpoint with the optimizer's state). `load_run` and `load_model` read the copy like the original."""
+    run_dir, destination = Path(run_dir), Path(destination)
+    run = load_run(run_dir)
+    if not run.complete:
+        raise ValueError(f"{run_dir} has not finished: {len(run.history)} of {run.config.get('epochs')} epochs")
+    write_config(destination, run.config)
+    write_history(destination, run.history)
+    write_model(destination / MODEL_FILE, load_model(run_dir))
+    return destination
 
 
 def write_checkpoint_index(entries: list[dict], path: str | os.PathLike) -> None:

@@ -9,7 +9,9 @@ from dropkey_lib.analysis import (
     attention_entropy,
     attention_rollout,
     attention_statistics,
+    head_entropy,
     mean_attention_distance,
+    model_head_entropy,
     patch_distances,
 )
 from dropkey_lib.vit import TinyViT, ViTConfig
@@ -56,3 +58,19 @@ def test_statistics_have_one_value_per_layer():
     model = TinyViT(ViTConfig(dim=32, depth=3, num_heads=2))
     statistics = attention_statistics(model, torch.rand(4, 3, 32, 32))
     assert len(statistics["attention_entropy"]) == 3 and len(statistics["attention_distance"]) == 3
+
+
+def test_statistics_in_batches_equal_the_statistics_of_all_images_at_once():
+    model = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2)).eval()
+    images = torch.rand(10, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    whole = attention_statistics(model, images, batch_size=10)
+    batched = attention_statistics(model, images, batch_size=3)
+    for key in whole:
+        assert batched[key] == pytest.approx(whole[key], rel=1e-5)
+
+
+def test_model_head_entropy_in_batches_equals_head_entropy_of_all_maps():
+    model = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2)).eval()
+    images = torch.rand(10, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    expected = head_entropy(model.attention_maps(images))
+    assert model_head_entropy(model, images, batch_size=4) == pytest.approx(expected, rel=1e-5)

@@ -72,6 +72,8 @@ class Expect:
 EXPECTED = {
     "08_training_on_cifar10.ipynb": Expect(sliders=2, buttons=1, live_plot=True, click_train=True),
     "06_structured_dropkey.ipynb": Expect(sliders=2),
+    "01_attention_and_dropout.ipynb": Expect(sliders=1),  # the drop-ratio slider (and a 5 / 65 tokens toggle)
+    "11_attention_analysis.ipynb": Expect(sliders=3),  # test image, layer and query sliders (and a head dropdown)
 }
 for _name in filter(None, os.environ.get("DROPKEY_BROWSER_NOTEBOOKS", "").split(",")):
     EXPECTED.setdefault(_name.strip(), Expect())

@@ -7,12 +7,18 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
+import torch
 from tiny import tiny_config, tiny_data
 
-from dropkey_lib.plots import plot_runs
-from dropkey_lib.rundir import Run, find_runs, load_run, load_runs
+from dropkey_lib.plots import plot_runs, plot_time_to_accuracy
+from dropkey_lib.rundir import Run, find_runs, load_model, load_run, load_runs, ship_run
 from dropkey_lib.runs import ensure_run, summary_table
 from dropkey_lib.train import train
+
+
+def stop_after_epoch_1(record: dict) -> None:
+    if record["epoch"] == 1:
+        raise RuntimeError("stop after epoch 1")  # the checkpoint of epoch 1 is written before the callback runs
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +113,27 @@ def test_ensure_run_trains_once_then_loads(tmp_path, monkeypatch):
     assert again.history == first.history
     with pytest.raises(ValueError, match="ratio"):
         ensure_run(tiny_config(drop_ratio=0.3), tmp_path / "run", data=data, progress=False)
+
+
+def test_a_shipped_run_loads_like_the_original_and_holds_no_optimizer_state(tmp_path):
+    result = train(tiny_config(), data=tiny_data(), out_dir=tmp_path / "run", progress=False)
+    shipped = ship_run(tmp_path / "run", tmp_path / "shipped")
+    assert sorted(p.name for p in shipped.iterdir()) == ["config.json", "history.json", "model.pt"]
+    assert load_run(shipped).history == load_run(tmp_path / "run").history
+    model = load_model(shipped)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), result.model.state_dict().values()))
+
+
+def test_an_unfinished_run_is_not_shipped(tmp_path):
+    with pytest.raises(RuntimeError, match="stop after epoch 1"):
+        train(tiny_config(), data=tiny_data(), out_dir=tmp_path / "run", progress=False, callback=stop_after_epoch_1)
+    with pytest.raises(ValueError, match="has not finished"):
+        ship_run(tmp_path / "run", tmp_path / "shipped")
+
+
+def test_time_to_accuracy_draws_one_line_per_run_at_the_cumulative_minutes(run_folders):
+    runs = load_runs(run_folders)
+    ax = plot_time_to_accuracy(runs)
+    assert len(ax.get_lines()) == len(runs) + 2  # one per run, and the 60% and 70% lines
+    seconds = [r["seconds"] for r in runs[0].history]
+    assert list(ax.get_lines()[0].get_xdata()) == pytest.approx([seconds[0] / 60, sum(seconds) / 60])

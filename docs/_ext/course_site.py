@@ -34,6 +34,7 @@ NAVIGATION = """
 :glob:
 
 notebooks/[0-9][0-9]_*
+notebooks/solutions
 ```
 
 ```{toctree}
@@ -43,6 +44,15 @@ notebooks/[0-9][0-9]_*
 
 docs/*
 results/README
+```
+
+```{toctree}
+:hidden:
+:caption: 中文
+:glob:
+
+README.zh-CN
+docs/zh/*
 ```
 """
 
