@@ -577,7 +577,7 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 100_003 + epoch)
 
 
-def eval_batches(images: Tensor, labels: Tensor, batch_size: int = 250) -> Iterator[tuple[Tensor, Tensor]]:
+def eval_batches(images: Tensor, labels: Tensor, batch_size: int = 100) -> Iterator[tuple[Tensor, Tensor]]:
     """Unaugmented batches for evaluation, in order: (float32 images (B, 3, 32, 32) in [0, 1], labels (B,))."""
     for start in range(0, len(images), batch_size):
         yield to_float(images[start : start + batch_size]), labels[start : start + batch_size]

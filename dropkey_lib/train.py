@@ -310,7 +310,7 @@ def learning_rate(step: int, total_steps: int, warmup_steps: int, base_lr: float
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 250) -> tuple[float, float]:
+def evaluate(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 100) -> tuple[float, float]:
     """Mean cross-entropy and accuracy in eval mode (no drops) on uint8 images (N, 3, 32, 32)."""
     was_training = model.training
     model.eval()
