@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,7 +42,7 @@ from .checks import check_choice, check_positive_int
 from .data import CIFAR10Data, epoch_generator, eval_batches, iterate_batches, load_cifar10, subset
 from .schedules import SCHEDULES
 from .settings import quick_mode
-from .vit import TinyViT, ViTConfig
+from .vit import STEMS, TinyViT, ViTConfig
 
 AUGMENTATIONS = ("crop_flip", "flip", "none")
 
@@ -54,11 +55,14 @@ class TrainConfig:
     drop_ratio: float = 0.1  # mean drop ratio over the layers
     schedule: str = "linear_down"  # how the ratio changes with depth, one of schedules.SCHEDULES
     window_size: int = 3  # block / cross window side for the structured modes
+    stem: str = "conv"  # "conv": convolutional stem; "patch": plain patch embedding (see vit.ViTConfig)
+    pool: str = "mean"  # "mean": average the patch tokens; "cls": a class token
     dim: int = 96
     depth: int = 4
     num_heads: int = 4
+    mlp_ratio: float = 3.0
     epochs: int = 4
-    batch_size: int = 128
+    batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
@@ -70,7 +74,7 @@ class TrainConfig:
     seed: int = 0
     train_size: int | None = None  # use at most this many training images (a class-balanced subset); None = all
     test_size: int | None = None  # evaluate on at most this many test images; None = all 10,000
-    train_eval_size: int = 5000  # clean (eval-mode, unaugmented) accuracy is measured on this many train images
+    train_eval_size: int = 2000  # clean (eval-mode, unaugmented) accuracy is measured on this many train images
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "train_eval_size"):
@@ -134,7 +138,8 @@ def train(
     Each history record has: epoch, lr, train_loss and train_accuracy (running averages over the augmented
     batches, with drops on), train_eval_accuracy (eval mode, unaugmented, on up to `train_eval_size` training
     images), test_loss, test_accuracy, seconds (wall time of the epoch, evaluation included) and
-    images_per_second (training throughput).
+    images_per_second (training throughput), elapsed_seconds (the `seconds` of this and all earlier epochs: the
+    run's time to this accuracy) and finished_at (UTC time stamp, ISO 8601).
     """
     if not isinstance(data, CIFAR10Data):
         data = load_cifar10(data, sample_fallback=quick_mode())
@@ -221,6 +226,8 @@ def train(
             record["test_loss"], record["test_accuracy"] = evaluate(model, test_images, test_labels)
             record["seconds"] = totals["seconds"] + time.perf_counter() - started
             record["images_per_second"] = totals["seen"] / train_seconds
+            record["elapsed_seconds"] = sum(r["seconds"] for r in history) + record["seconds"]
+            record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             history.append(record)
             if run_dir is not None:
                 _save(run_dir, config, model, optimizer, history, epoch + 1, 0, None)
@@ -246,7 +253,7 @@ def learning_rate(step: int, total_steps: int, warmup_steps: int, base_lr: float
 
 
 @torch.no_grad()
-def evaluate(model: TinyViT, images: Tensor, labels: Tensor, batch_size: int = 250) -> tuple[float, float]:
+def evaluate(model: TinyViT, images: Tensor, labels: Tensor, batch_size: int = 100) -> tuple[float, float]:
     """Mean cross-entropy and accuracy in eval mode (no drops) on uint8 images (N, 3, 32, 32)."""
     was_training = model.training
     model.eval()
@@ -371,6 +378,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--schedule", choices=SCHEDULES, help=f"ratio over depth (default {defaults.schedule})")
     parser.add_argument("--window-size", type=int, help="block/cross window side (default 3)")
+    parser.add_argument(
+        "--stem", choices=STEMS, help=f"convolutional stem or plain patch embedding (default {defaults.stem})"
+    )
+    parser.add_argument(
+        "--pool", choices=("mean", "cls"), help=f"mean of the tokens or class token (default {defaults.pool})"
+    )
     parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs} ({QUICK['epochs']} with --quick)")
     parser.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
     parser.add_argument("--lr", type=float, help=f"peak learning rate (default {defaults.lr})")

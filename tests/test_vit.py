@@ -3,15 +3,35 @@
 import pytest
 import torch
 
-from dropkey_lib.vit import TinyViT, ViTConfig, count_parameters
+from dropkey_lib.vit import ConvStem, TinyViT, ViTConfig, count_parameters
 
 
 def images(batch: int = 2) -> torch.Tensor:
     return torch.rand(batch, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 
-def test_default_model_is_well_under_a_million_parameters():
-    assert 300_000 < count_parameters(TinyViT()) < 600_000
+@pytest.mark.parametrize("stem", ["conv", "patch"])
+def test_default_model_is_well_under_a_million_parameters(stem):
+    assert 300_000 < count_parameters(TinyViT(ViTConfig(stem=stem))) < 1_000_000
+
+
+def test_the_default_stem_is_convolutional_and_the_patch_embedding_stays_available():
+    assert isinstance(TinyViT().patch_embed, ConvStem)
+    patch = TinyViT(ViTConfig(stem="patch")).patch_embed
+    assert isinstance(patch, torch.nn.Conv2d) and patch.kernel_size == patch.stride == (4, 4)
+
+
+@pytest.mark.parametrize("patch_size, side", [(2, 16), (4, 8), (8, 4)])
+@pytest.mark.parametrize("stem", ["conv", "patch"])
+def test_both_stems_give_the_same_token_grid(stem, patch_size, side):
+    model = TinyViT(ViTConfig(dim=32, depth=1, num_heads=2, pool="mean", stem=stem, patch_size=patch_size))
+    assert model.config.grid_size == (side, side)
+    assert model.embed(images()).shape == (2, side * side, 32)
+
+
+def test_conv_stem_doubles_the_channels_up_to_dim():
+    convs = [m for m in ConvStem(96, 4).modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [(3, 48, (2, 2)), (48, 96, (2, 2))]
 
 
 @pytest.mark.parametrize("pool", ["cls", "mean"])
@@ -21,7 +41,7 @@ def test_forward_gives_one_logit_per_class(pool):
 
 
 def test_tokens_are_a_class_token_plus_an_8x8_patch_grid():
-    model = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2))
+    model = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2, pool="cls"))
     assert model.embed(images()).shape == (2, 65, 32)
 
 
@@ -59,7 +79,7 @@ def test_the_model_normalises_its_own_input():
 
 
 def test_attention_maps_are_one_row_stochastic_map_per_layer():
-    model = TinyViT(ViTConfig(dim=32, depth=3, num_heads=2)).eval()
+    model = TinyViT(ViTConfig(dim=32, depth=3, num_heads=2, pool="cls")).eval()
     maps = model.attention_maps(images())
     assert len(maps) == 3 and maps[0].shape == (2, 2, 65, 65)
     torch.testing.assert_close(maps[1].sum(-1), torch.ones(2, 2, 65))
@@ -75,6 +95,8 @@ def test_wrong_image_shape_raises_naming_images():
     [
         ({"patch_size": 5}, "patch_size"),
         ({"pool": "max"}, "pool"),
+        ({"stem": "x"}, "stem"),
+        ({"stem": "conv", "image_size": 24, "patch_size": 3}, "power of two"),
         ({"mode": "x"}, "mode"),
         ({"drop_ratio": 1.0}, "ratio"),
         ({"schedule": "x"}, "schedule"),
