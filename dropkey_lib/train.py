@@ -58,10 +58,10 @@ class TrainConfig:
     stem: str = "conv"  # "conv": convolutional stem; "patch": plain patch embedding (see vit.ViTConfig)
     pool: str = "mean"  # "mean": average the patch tokens; "cls": a class token
     dim: int = 96
-    depth: int = 4
+    depth: int = 2
     num_heads: int = 4
-    mlp_ratio: float = 3.0
-    epochs: int = 4
+    mlp_ratio: float = 4.0
+    epochs: int = 5
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.05

@@ -36,9 +36,9 @@ class ViTConfig:
     patch_size: int = 4
     num_classes: int = 10
     dim: int = 96
-    depth: int = 4
+    depth: int = 2
     num_heads: int = 4
-    mlp_ratio: float = 3.0
+    mlp_ratio: float = 4.0
     stem: str = "conv"  # "conv": convolutional stem (converges faster); "patch": the plain ViT patch embedding
     pool: str = "mean"  # "cls": classify from the class token; "mean": average the patch tokens (no class token)
     mode: str = "dropkey"  # the attention regulariser, one of attention.MODES
@@ -89,20 +89,23 @@ class ViTConfig:
 class ConvStem(nn.Module):
     """Convolutional stem: images (B, 3, H, W) -> feature map (B, dim, H / patch_size, W / patch_size).
 
-    log2(patch_size) 3x3 convolutions with stride 2; the channels double up to `dim` (patch_size 4, dim 96:
-    3 -> 48 -> 96), with BatchNorm and GELU after every convolution but the last. Overlapping 3x3 windows and
-    a little locality make small ViTs converge much faster than a patch embedding (Xiao et al. 2021, "Early
+    3x3 convolutions: log2(patch_size) with stride 2 whose channels double up to `dim`, and one with stride 1 after
+    the first (patch_size 4, dim 96: 3 -> 48 with stride 2, 48 -> 48, 48 -> 96 with stride 2), with
+    BatchNorm and GELU after every convolution but the last. Overlapping 3x3 windows give the tokens local features
+    from the start, so small ViTs converge much faster than with a patch embedding (Xiao et al. 2021, "Early
     convolutions help transformers see better"; Hassani et al. 2021, Compact Convolutional Transformers).
     """
 
     def __init__(self, dim: int, patch_size: int) -> None:
         super().__init__()
-        stages = patch_size.bit_length() - 1
-        widths = [3] + [max(dim >> (stages - 1 - i), 8) for i in range(stages - 1)] + [dim]
+        stages = patch_size.bit_length() - 1  # stride-2 convolutions: patch_size = 2 ** stages
+        widths = [max(dim >> (stages - 1 - i), 1) for i in range(stages)]  # after each: ..., dim / 2, dim
+        plan = [(3, widths[0], 2), (widths[0], widths[0], 1)]  # (in channels, out channels, stride)
+        plan += [(c_in, c_out, 2) for c_in, c_out in zip(widths[:-1], widths[1:])]
         layers: list[nn.Module] = []
-        for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
-            last = i == stages - 1
-            layers.append(nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1, bias=last))
+        for i, (c_in, c_out, stride) in enumerate(plan):
+            last = i == len(plan) - 1
+            layers.append(nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=last))
             if not last:
                 layers += [nn.BatchNorm2d(c_out), nn.GELU()]
         self.layers = nn.Sequential(*layers)

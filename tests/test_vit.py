@@ -29,9 +29,9 @@ def test_both_stems_give_the_same_token_grid(stem, patch_size, side):
     assert model.embed(images()).shape == (2, side * side, 32)
 
 
-def test_conv_stem_doubles_the_channels_up_to_dim():
+def test_conv_stem_halves_the_resolution_and_doubles_the_channels_up_to_dim():
     convs = [m for m in ConvStem(96, 4).modules() if isinstance(m, torch.nn.Conv2d)]
-    assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [(3, 48, (2, 2)), (48, 96, (2, 2))]
+    assert [(c.in_channels, c.out_channels, c.stride[0]) for c in convs] == [(3, 48, 2), (48, 48, 1), (48, 96, 2)]
 
 
 @pytest.mark.parametrize("pool", ["cls", "mean"])
