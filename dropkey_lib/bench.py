@@ -1,6 +1,6 @@
 """How much does DropKey cost? `python -m dropkey_lib.bench` prints a Markdown table measured in one process.
 
-1. Attention forward + backward at the default TinyViT's shapes (batch 128, 4 heads, 64 tokens, head dim 24):
+1. Attention forward + backward at the default TinyViT's shapes (batch 64, 4 heads, 64 tokens, head dim 24):
    plain attention, classic attention dropout, Algorithm 1 as written (the reference), and the library's fast
    DropKey (cheap mask sampler + fused `scaled_dot_product_attention`).
 2. Training throughput (images/s), on random images so that data loading is not measured, of the default TinyViT
@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .attention import attention, dropkey_attention_reference
+from .train import TrainConfig
 from .vit import TinyViT, ViTConfig
 
 
@@ -45,7 +46,7 @@ def time_interleaved(variants: dict[str, Callable[[], None]], rounds: int, calls
 
 
 def attention_variants(
-    batch: int = 128, heads: int = 4, tokens: int = 64, head_dim: int = 24, drop_ratio: float = 0.1
+    batch: int = 64, heads: int = 4, tokens: int = 64, head_dim: int = 24, drop_ratio: float = 0.1
 ) -> dict:
     """Forward + backward closures for each attention implementation at the given shapes."""
     q, k, v = (torch.randn(batch, heads, tokens, head_dim, requires_grad=True) for _ in range(3))
@@ -106,7 +107,7 @@ def training_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.Te
     return run
 
 
-def training_variants(batch: int = 128, with_timm: bool = True) -> dict:
+def training_variants(batch: int = 64, with_timm: bool = True) -> dict:
     """One optimizer step of the default TinyViT and of the patch-stem TinyViT, each without and with DropKey,
     and of timm's `VisionTransformer` twin of the patch-stem model (`timm_twin`, when timm is installed), all on
     the same fixed random batch. Keys: (model, regulariser) pairs, e.g. ("default", "dropkey") or ("timm", "none")."""
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds per variant (default 20)")
-    parser.add_argument("--batch", type=int, default=128, help="training batch size (default 128)")
+    batch = TrainConfig().batch_size
+    parser.add_argument("--batch", type=int, default=batch, help=f"batch size (default {batch}, the recipe's)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {name} | {seconds * 1e3:.2f} | {seconds / baseline:.2f}x |")
 
     with_timm = has_timm()
-    training_times = time_interleaved(training_variants(args.batch, with_timm), rounds=args.rounds, calls=3)
+    training_times = time_interleaved(training_variants(args.batch, with_timm), rounds=args.rounds, calls=6)
     names = {
         "default": f"TinyViT, default (stem={config.stem!r}, pool={config.pool!r})",
         "patch": f"TinyViT, stem='patch' (pool={config.pool!r})",

@@ -3,7 +3,7 @@
     images (B, 3, 32, 32) in [0, 1]
       -> normalise with the CIFAR-10 mean/std (stored in the model, so a checkpoint needs no data statistics)
       -> stem: (B, N, C) tokens on a (32 / patch_size)**2 grid, plus a class token in front when pool == "cls"
-         "conv": a light convolutional stem, log2(patch_size) 3x3 stride-2 convolutions (BatchNorm + GELU between)
+         "conv": a light convolutional stem of 3x3 convolutions with BatchNorm + GELU (`ConvStem`), the default
          "patch": the plain ViT patch embedding, one patch_size x patch_size convolution with stride patch_size
       -> depth x pre-norm Block: x + Attention(LN(x)), then x + MLP(LN(x))
       -> LayerNorm, pool (class token or mean of the patch tokens), linear head -> logits (B, num_classes)
@@ -30,7 +30,12 @@ STEMS = ("conv", "patch")
 
 @dataclass
 class ViTConfig:
-    """Architecture and regulariser of a `TinyViT`. The defaults give 0.46M parameters."""
+    """Architecture and regulariser of a `TinyViT`.
+
+    The defaults are the model of the default training recipe (`train.TrainConfig`): a convolutional stem, two
+    blocks, mean pooling, 0.29M parameters. `ViTConfig(stem="patch", pool="cls", depth=4)` is the plain ViT of
+    notebook 07 and of the shipped checkpoints (0.46M parameters).
+    """
 
     image_size: int = 32
     patch_size: int = 4
