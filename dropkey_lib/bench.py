@@ -1,10 +1,13 @@
 """How much does DropKey cost? `python -m dropkey_lib.bench` prints a Markdown table measured in one process.
 
-1. Attention forward + backward at the default TinyViT's shapes (batch 128, 4 heads, 65 tokens, head dim 24):
+1. Attention forward + backward at the default TinyViT's shapes (batch 64, 4 heads, 64 tokens, head dim 24):
    plain attention, classic attention dropout, Algorithm 1 as written (the reference), and the library's fast
    DropKey (cheap mask sampler + fused `scaled_dot_product_attention`).
-2. Training throughput (images/s) of the default TinyViT with no drop and with DropKey (mean ratio 0.1,
-   decreasing with depth), on random images so that data loading is not measured.
+2. Training throughput (images/s), on random images so that data loading is not measured, of the default TinyViT
+   (convolutional stem) and of the patch-embedding TinyViT (`stem="patch"`), each with no drop and with DropKey
+   (mean ratio 0.1, decreasing with depth), and of timm's `VisionTransformer` built with the patch model's shape
+   (random weights; needs timm, a dev dependency, and is skipped without it). It prints the ratios DropKey / no drop
+   and TinyViT / timm.
 
 Variants are timed in interleaved rounds and each reports its median, so a burst of load from another process
 hits all of them alike. Timings vary between machines; compare ratios, not absolute numbers.
@@ -13,15 +16,18 @@ hits all of them alike. Timings vary between machines; compare ratios, not absol
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
 import statistics
 import time
+from dataclasses import replace
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from .attention import attention, dropkey_attention_reference
+from .train import TrainConfig
 from .vit import TinyViT, ViTConfig
 
 
@@ -40,7 +46,7 @@ def time_interleaved(variants: dict[str, Callable[[], None]], rounds: int, calls
 
 
 def attention_variants(
-    batch: int = 128, heads: int = 4, tokens: int = 65, head_dim: int = 24, drop_ratio: float = 0.1
+    batch: int = 64, heads: int = 4, tokens: int = 64, head_dim: int = 24, drop_ratio: float = 0.1
 ) -> dict:
     """Forward + backward closures for each attention implementation at the given shapes."""
     q, k, v = (torch.randn(batch, heads, tokens, head_dim, requires_grad=True) for _ in range(3))
@@ -67,29 +73,62 @@ def attention_variants(
     }
 
 
-def training_variants(batch: int = 128) -> dict:
-    """One optimizer step of the default TinyViT without and with DropKey, on a fixed random batch."""
+def timm_twin(config: ViTConfig) -> torch.nn.Module:
+    """timm's `VisionTransformer` with the width, depth, heads, MLP ratio, patch and image size and pooling of a
+    patch-stem `config`, random weights (nothing is downloaded). Needs timm (a dev dependency), imported here only."""
+    from timm.models.vision_transformer import VisionTransformer
+
+    cls_pool = config.pool == "cls"
+    return VisionTransformer(
+        img_size=config.image_size,
+        patch_size=config.patch_size,
+        num_classes=config.num_classes,
+        embed_dim=config.dim,
+        depth=config.depth,
+        num_heads=config.num_heads,
+        mlp_ratio=config.mlp_ratio,
+        class_token=cls_pool,
+        global_pool="token" if cls_pool else "avg",
+        fc_norm=False,  # like TinyViT: LayerNorm over the tokens, then pool
+    )
+
+
+def training_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], None]:
+    """A closure that runs one AdamW step of `model` (in train mode) on a fixed batch."""
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, foreach=True)  # as train.train
+
+    def run() -> None:
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return run
+
+
+def training_variants(batch: int = 64, with_timm: bool = True) -> dict:
+    """One optimizer step of the default TinyViT and of the patch-stem TinyViT, each without and with DropKey,
+    and of timm's `VisionTransformer` twin of the patch-stem model (`timm_twin`, when timm is installed), all on
+    the same fixed random batch. Keys: (model, regulariser) pairs, e.g. ("default", "dropkey") or ("timm", "none")."""
     images = torch.rand(batch, 3, 32, 32)
     labels = torch.randint(0, 10, (batch,))
-
-    def step_fn(config: ViTConfig) -> Callable[[], None]:
+    default = ViTConfig()
+    models = {"default": default, "patch": replace(default, stem="patch")}
+    variants = {}
+    for name, config in models.items():
+        for mode in ("none", "dropkey"):
+            torch.manual_seed(0)
+            model_config = replace(config, mode="none", drop_ratio=0.0) if mode == "none" else config
+            variants[name, mode] = training_step(TinyViT(model_config), images, labels)
+    if with_timm:
         torch.manual_seed(0)
-        model = TinyViT(config).train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        variants["timm", "none"] = training_step(timm_twin(models["patch"]), images, labels)
+    return variants
 
-        def run() -> None:
-            loss = F.cross_entropy(model(images), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
 
-        return run
-
-    dropkey = ViTConfig()
-    return {
-        "TinyViT, no drop": step_fn(ViTConfig(mode="none", drop_ratio=0.0)),
-        f"TinyViT, DropKey (mean r={dropkey.drop_ratio}, {dropkey.schedule})": step_fn(dropkey),
-    }
+def has_timm() -> bool:
+    return importlib.util.find_spec("timm") is not None
 
 
 def machine() -> str:
@@ -107,24 +146,49 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds per variant (default 20)")
+    batch = TrainConfig().batch_size
+    parser.add_argument("--batch", type=int, default=batch, help=f"batch size (default {batch}, the recipe's)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
     print(f"Machine: {machine()}\n")
-    attention_times = time_interleaved(attention_variants(), rounds=args.rounds, calls=10)
+    config = ViTConfig()
+    tokens = config.num_prefix_tokens + config.grid_size[0] * config.grid_size[1]
+    heads, head_dim = config.num_heads, config.dim // config.num_heads
+    attention_times = time_interleaved(
+        attention_variants(args.batch, heads, tokens, head_dim), rounds=args.rounds, calls=10
+    )
     baseline = attention_times["plain attention (SDPA)"]
-    print("| attention forward + backward (B=128, H=4, N=65, D=24) | ms | vs plain |")
+    print(f"| attention forward + backward (B={args.batch}, H={heads}, N={tokens}, D={head_dim}) | ms | vs plain |")
     print("|---|---:|---:|")
     for name, seconds in attention_times.items():
         print(f"| {name} | {seconds * 1e3:.2f} | {seconds / baseline:.2f}x |")
 
-    training_times = time_interleaved(training_variants(), rounds=args.rounds, calls=3)
-    no_drop = training_times["TinyViT, no drop"]
-    print("\n| training step (batch 128, AdamW) | images/s | vs no drop |")
+    with_timm = has_timm()
+    training_times = time_interleaved(training_variants(args.batch, with_timm), rounds=args.rounds, calls=6)
+    names = {
+        "default": f"TinyViT, default (stem={config.stem!r}, pool={config.pool!r})",
+        "patch": f"TinyViT, stem='patch' (pool={config.pool!r})",
+        "timm": "timm VisionTransformer, same shape as stem='patch'",
+    }
+    regularisers = {"none": "no drop", "dropkey": f"DropKey (mean r={config.drop_ratio}, {config.schedule})"}
+    print(f"\n| training step (batch {args.batch}, AdamW) | images/s | vs no drop |")
     print("|---|---:|---:|")
-    for name, seconds in training_times.items():
-        print(f"| {name} | {128 / seconds:.0f} | {no_drop / seconds:.3f}x |")
+    for (model, mode), seconds in training_times.items():
+        print(
+            f"| {names[model]}, {regularisers[mode]} | {args.batch / seconds:.0f} | "
+            f"{training_times[model, 'none'] / seconds:.3f}x |"
+        )
+    print()
+    for model in ("default", "patch"):
+        ratio = training_times[model, "none"] / training_times[model, "dropkey"]
+        print(f"DropKey / no drop, {names[model]}: {ratio:.3f}x training throughput")
+    if with_timm:
+        ratio = training_times["timm", "none"] / training_times["patch", "none"]
+        print(f"TinyViT stem='patch' / timm VisionTransformer, no drop: {ratio:.3f}x training throughput")
+    else:
+        print("timm is not installed (pip install timm, a dev dependency): no comparison with timm")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ seed of a structured window is a red mark.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,13 +28,15 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from torch import Tensor
 
-from . import theory
 from .analysis import query_maps
 from .attention import check_grid_size, check_window_size, dropkey_weights, sample_key_drops, sample_structured_drops
 from .checks import check_drop_ratio, check_positive_int
 from .schedules import SCHEDULE_LABELS, SCHEDULES, drop_ratios
 from .stats import mean_ci
 from .verdicts import DOES_NOT_HOLD, HOLDS, Verdict, by_run, layer_summary, metric_format, p_text
+
+if TYPE_CHECKING:
+    from .theory import ToyTrainingHistory
 
 KEPT_COLOR = "#f4c542"  # yellow: the key answers the query
 DROPPED_COLOR = "#3b6fb6"  # blue: the key is hidden from the query
@@ -699,6 +701,8 @@ def plot_schedules(
 
 def plot_coefficients(p: ArrayLike, drop_ratio: float, *, ax: Axes | None = None) -> Axes:
     """c_j against p_j for one attention row p (n,): exact, its large-n approximation, and the line c = 1."""
+    from . import theory  # here, not at the top: theory imports SymPy (about 30 MB)
+
     arr = theory.check_probabilities(p)
     order = np.argsort(arr)
     ax = _new_axes(ax, (5.0, 3.5))
@@ -716,6 +720,8 @@ def plot_coefficients(p: ArrayLike, drop_ratio: float, *, ax: Axes | None = None
 
 def plot_expected_attention_bars(p: ArrayLike, drop_ratio: float, *, ax: Axes | None = None) -> Axes:
     """Bars of one attention row p (n,) and of the expected DropKey attention given a non-empty row."""
+    from . import theory  # here, not at the top: theory imports SymPy (about 30 MB)
+
     arr = theory.check_probabilities(p)
     expected = theory.conditional_expected_weights(arr, drop_ratio)
     keys = np.arange(1, arr.shape[-1] + 1)
@@ -731,6 +737,8 @@ def plot_expected_attention_bars(p: ArrayLike, drop_ratio: float, *, ax: Axes | 
 
 def plot_flattening_map(p: ArrayLike, drop_ratios: Sequence[float], *, ax: Axes | None = None) -> Axes:
     """Expected attention E[p_hat_j | row not empty] against p_j for each drop ratio, log-log, with the identity."""
+    from . import theory  # here, not at the top: theory imports SymPy (about 30 MB)
+
     arr = theory.check_probabilities(p)
     order = np.argsort(arr)
     ax = _new_axes(ax, (5.0, 3.5))
@@ -752,6 +760,8 @@ def plot_entropy_vs_ratio(
 ) -> Axes:
     """Normalised entropy of the expected attention (given a non-empty row) against the drop ratio, one line per
     attention row ({label: p (n,)})."""
+    from . import theory  # here, not at the top: theory imports SymPy (about 30 MB)
+
     ax = _new_axes(ax, (5.0, 3.5))
     for label, p in rows.items():
         arr = theory.check_probabilities(p)
@@ -765,7 +775,7 @@ def plot_entropy_vs_ratio(
     return ax
 
 
-def plot_toy_training(histories: Sequence[theory.ToyTrainingHistory], *, fig: Figure | None = None) -> Figure:
+def plot_toy_training(histories: Sequence[ToyTrainingHistory], *, fig: Figure | None = None) -> Figure:
     """Two panels over gradient steps of the toy problem: the seed-averaged normalised entropy and the largest
     weight of softmax(z), one line (with its standard error as a band) per history."""
     fig = _new_figure(fig, (10.0, 3.6))

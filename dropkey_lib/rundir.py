@@ -12,7 +12,8 @@ Shipped models (`results/checkpoints/*.pt`) are model files: the model config an
 index `results/checkpoints.json`. `load_model` rebuilds a `TinyViT` from either kind of file alone.
 
 Old files still load: configs written before the drop ratio, the regulariser and the schedule got one name each
-(`ratio`, `attention_mode`, `drop_schedule`) are read with today's names (`upgrade_config`).
+(`ratio`, `attention_mode`, `drop_schedule`) are read with today's names, and configs written before a field
+existed get the value every run had then: the patch embedding and the class token (`upgrade_config`).
 """
 
 from __future__ import annotations
@@ -37,11 +38,17 @@ CHECKPOINT_INDEX = "checkpoints.json"
 
 # Names used before each concept got one name end to end, and the name used now.
 LEGACY_NAMES = {"ratio": "drop_ratio", "attention_mode": "mode", "drop_schedule": "schedule"}
+# Fields added to the configs later, with the value that every config written before them meant. The defaults of
+# `ViTConfig` / `TrainConfig` changed when they came (a convolutional stem, mean pooling), so an old file without
+# them must not fall back to today's defaults.
+LEGACY_DEFAULTS = {"stem": "patch", "pool": "cls", "mlp_ratio": 4.0}
 
 
 def upgrade_config(config: dict) -> dict:
-    """A copy of a config dict with legacy key names replaced by today's (see `LEGACY_NAMES`)."""
-    return {LEGACY_NAMES.get(key, key): value for key, value in config.items()}
+    """A copy of a config dict with legacy key names replaced by today's (see `LEGACY_NAMES`) and the fields added
+    since it was written filled in with the value they had then (see `LEGACY_DEFAULTS`)."""
+    upgraded = {LEGACY_NAMES.get(key, key): value for key, value in config.items()}
+    return {**LEGACY_DEFAULTS, **upgraded}
 
 
 def check_same_config(saved: dict, wanted: dict, folder: Path) -> None:

@@ -6,6 +6,9 @@ difference is the quantity every claim is judged on.
 
 The last functions plan a grid before it is run: how wide its intervals will be (`t_half_width`), how many seeds
 make them narrow enough (`seeds_for_half_width`), and which effect a number of seeds can detect (`detectable_effect`).
+
+SciPy is imported inside the functions that use it: importing it costs about 60 MB of memory, and the notebooks that
+only draw figures (through `plots`, which imports this module) should not pay that on Binder's 1 GB.
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from scipy import stats as scipy_stats
-from scipy.optimize import brentq
-
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
     """Mean and the half-width of its Student-t confidence interval (0 for a single value)."""
+    from scipy import stats as scipy_stats
+
     n = len(values)
     if n == 0:
         raise ValueError("values must not be empty")
@@ -43,6 +45,8 @@ class PairedDifference:
 
 def paired_difference(a: Mapping[int, float], b: Mapping[int, float]) -> PairedDifference:
     """The paired difference a - b over their shared seeds ({seed: value} each)."""
+    from scipy import stats as scipy_stats
+
     shared = sorted(set(a) & set(b))
     differences = [a[s] - b[s] for s in shared]
     if len(differences) < 2:
@@ -86,6 +90,8 @@ def _check_sd(sd: float, name: str = "sd") -> float:
 def t_half_width(sd: float, n: int, confidence: float = 0.95) -> float:
     """The half-width t_{n-1} * sd / sqrt(n) of the `confidence` t-interval of a mean of n values with standard
     deviation sd: what a grid of n paired seeds is expected to give if its paired differences scatter by sd."""
+    from scipy import stats as scipy_stats
+
     sd = _check_sd(sd)
     if not (isinstance(n, int) and n >= 2):
         raise ValueError(f"n must be an integer >= 2 (paired seeds), got {n!r}")
@@ -112,6 +118,9 @@ def detectable_effect(sd: float, n: int, power: float = 0.8, alpha: float = 0.05
     Exact, from the noncentral t distribution: under a true difference delta, the t statistic follows
     nct(df=n - 1, nc=delta * sqrt(n) / sd); the result is the delta at which P(|T| > t_{1-alpha/2, n-1}) = power.
     (The normal approximation (z_{1-alpha/2} + z_power) * sd / sqrt(n) is smaller, optimistic for few seeds.)"""
+    from scipy import stats as scipy_stats
+    from scipy.optimize import brentq
+
     sd = _check_sd(sd)
     if not (isinstance(n, int) and n >= 2):
         raise ValueError(f"n must be an integer >= 2 (paired seeds), got {n!r}")
@@ -133,6 +142,8 @@ def sd_upper_bound(sd: float, n: int, confidence: float = 0.8) -> float:
     """A one-sided `confidence` upper bound of the true standard deviation, from the sample standard deviation `sd`
     of `n` values: sd * sqrt((n - 1) / chi2_{1 - confidence, n - 1}). Planning with it instead of `sd` guards against
     a pilot (a few seeds) that happened to scatter little."""
+    from scipy import stats as scipy_stats
+
     sd = _check_sd(sd)
     if not (isinstance(n, int) and n >= 2):
         raise ValueError(f"n must be an integer >= 2, got {n!r}")

@@ -6,13 +6,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 import pytest
 import torch
 from tiny import tiny_config, tiny_data
 
 import dropkey_lib.train as train_module
-from dropkey_lib.rundir import load_model
+from dropkey_lib.rundir import load_model, read_checkpoint, upgrade_config, write_model
 from dropkey_lib.train import (
     TrainConfig,
     TrainingDiverged,
@@ -21,6 +22,7 @@ from dropkey_lib.train import (
     main,
     train,
 )
+from dropkey_lib.vit import TinyViT, ViTConfig, count_parameters
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -85,6 +87,24 @@ def test_history_has_one_record_per_epoch_with_train_and_test_metrics():
         assert all(key in record for record in result.history)
     assert result.test_accuracy == result.history[-1]["test_accuracy"]
     assert not result.model.training
+
+
+def test_history_stamps_every_epoch_with_the_time_to_reach_it():
+    history = train(tiny_config(), data=tiny_data(), progress=False).history
+    assert history[0]["elapsed_seconds"] == pytest.approx(history[0]["seconds"])
+    assert history[1]["elapsed_seconds"] == pytest.approx(history[0]["seconds"] + history[1]["seconds"])
+    assert all(datetime.fromisoformat(r["finished_at"]).tzinfo is not None for r in history)
+
+
+def test_the_default_recipe_trains_the_conv_stem_model_with_mean_pooling():
+    model_config = TrainConfig().model_config()
+    assert (model_config.stem, model_config.pool) == ("conv", "mean")
+    assert count_parameters(TinyViT(model_config)) < 1_000_000
+
+
+def test_a_run_can_train_the_plain_patch_embedding_model():
+    result = train(tiny_config(stem="patch", pool="cls"), data=tiny_data(), progress=False)
+    assert isinstance(result.model.patch_embed, torch.nn.Conv2d) and result.model.cls_token is not None
 
 
 def test_callback_sees_every_epoch_as_it_ends():
@@ -160,6 +180,31 @@ def test_device_cpu_trains_like_the_default():
     a = train(tiny_config(), data=tiny_data(), progress=False).model
     b = train(tiny_config(), data=tiny_data(), progress=False, device="cpu").model
     assert same_weights(a, b)
+
+
+def test_a_config_written_before_the_stem_existed_means_the_patch_stem_and_class_token():
+    old = {"dim": 96, "depth": 4, "attention_mode": "dropkey", "ratio": 0.1}  # a TrainConfig of the first releases
+    assert upgrade_config(old) == {
+        "dim": 96,
+        "depth": 4,
+        "mode": "dropkey",
+        "drop_ratio": 0.1,
+        "stem": "patch",
+        "pool": "cls",
+        "mlp_ratio": 4.0,
+    }
+    assert upgrade_config({"stem": "conv", "pool": "mean", "mlp_ratio": 3.0})["stem"] == "conv"
+
+
+def test_an_old_model_file_without_a_stem_still_loads_exactly(tmp_path):
+    torch.manual_seed(0)
+    old = TinyViT(ViTConfig(stem="patch", pool="cls", mlp_ratio=4.0, dim=32, depth=2, num_heads=2)).eval()
+    write_model(tmp_path / "old.pt", old)
+    checkpoint = read_checkpoint(tmp_path / "old.pt")
+    del checkpoint["model_config"]["stem"]  # what the files written before the convolutional stem hold
+    torch.save(checkpoint, tmp_path / "old.pt")
+    loaded = load_model(tmp_path / "old.pt")
+    assert loaded.config.stem == "patch" and same_weights(loaded, old)
 
 
 def test_an_existing_run_is_never_overwritten(tmp_path):

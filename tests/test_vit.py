@@ -3,15 +3,48 @@
 import pytest
 import torch
 
-from dropkey_lib.vit import TinyViT, ViTConfig, count_parameters
+from dropkey_lib.vit import ConvStem, TinyViT, ViTConfig, count_parameters
 
 
 def images(batch: int = 2) -> torch.Tensor:
     return torch.rand(batch, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 
-def test_default_model_is_well_under_a_million_parameters():
-    assert 300_000 < count_parameters(TinyViT()) < 600_000
+@pytest.mark.parametrize("stem", ["conv", "patch"])
+def test_default_model_is_well_under_a_million_parameters(stem):
+    assert 200_000 < count_parameters(TinyViT(ViTConfig(stem=stem))) < 1_000_000
+
+
+def test_the_default_stem_is_convolutional_and_the_patch_embedding_stays_available():
+    assert isinstance(TinyViT().patch_embed, ConvStem)
+    patch = TinyViT(ViTConfig(stem="patch")).patch_embed
+    assert isinstance(patch, torch.nn.Conv2d) and patch.kernel_size == patch.stride == (4, 4)
+
+
+@pytest.mark.parametrize("patch_size, side", [(2, 16), (4, 8), (8, 4)])
+@pytest.mark.parametrize("stem", ["conv", "patch"])
+def test_both_stems_give_the_same_token_grid(stem, patch_size, side):
+    model = TinyViT(ViTConfig(dim=32, depth=1, num_heads=2, pool="mean", stem=stem, patch_size=patch_size))
+    assert model.config.grid_size == (side, side)
+    assert model.embed(images()).shape == (2, side * side, 32)
+
+
+@pytest.mark.parametrize(
+    "patch_size, plan",
+    [
+        (2, [(3, 32, 2), (32, 96, 1)]),
+        (4, [(3, 32, 2), (32, 32, 1), (32, 96, 2)]),
+        (8, [(3, 32, 2), (32, 32, 1), (32, 64, 2), (64, 96, 2)]),
+    ],
+)
+def test_conv_stem_halves_the_resolution_per_stride_2_conv_and_ends_at_dim(patch_size, plan):
+    convs = [m for m in ConvStem(96, patch_size, width=32).modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.stride[0]) for c in convs] == plan
+
+
+def test_stem_width_must_be_a_positive_integer():
+    with pytest.raises(ValueError, match="stem_width"):
+        ViTConfig(stem_width=0)
 
 
 @pytest.mark.parametrize("pool", ["cls", "mean"])
@@ -21,7 +54,7 @@ def test_forward_gives_one_logit_per_class(pool):
 
 
 def test_tokens_are_a_class_token_plus_an_8x8_patch_grid():
-    model = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2))
+    model = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2, pool="cls"))
     assert model.embed(images()).shape == (2, 65, 32)
 
 
@@ -55,11 +88,12 @@ def test_dropkey_changes_training_outputs_but_not_eval_outputs():
 
 def test_the_model_normalises_its_own_input():
     model = TinyViT(ViTConfig(dim=32, depth=1, num_heads=2)).eval()
-    assert model.normalize.mean.shape == (1, 3, 1, 1) and not any("mean" in key for key in model.state_dict())
+    assert model.normalize.mean.shape == (1, 3, 1, 1)
+    assert not any(key.startswith("normalize.") for key in model.state_dict())
 
 
 def test_attention_maps_are_one_row_stochastic_map_per_layer():
-    model = TinyViT(ViTConfig(dim=32, depth=3, num_heads=2)).eval()
+    model = TinyViT(ViTConfig(dim=32, depth=3, num_heads=2, pool="cls")).eval()
     maps = model.attention_maps(images())
     assert len(maps) == 3 and maps[0].shape == (2, 2, 65, 65)
     torch.testing.assert_close(maps[1].sum(-1), torch.ones(2, 2, 65))
@@ -75,6 +109,8 @@ def test_wrong_image_shape_raises_naming_images():
     [
         ({"patch_size": 5}, "patch_size"),
         ({"pool": "max"}, "pool"),
+        ({"stem": "x"}, "stem"),
+        ({"stem": "conv", "image_size": 24, "patch_size": 3}, "power of two"),
         ({"mode": "x"}, "mode"),
         ({"drop_ratio": 1.0}, "ratio"),
         ({"schedule": "x"}, "schedule"),
