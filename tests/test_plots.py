@@ -1,5 +1,8 @@
 """Figure helpers: each returns what it drew on, with the expected panels and artists, and rejects bad input."""
 
+import subprocess
+import sys
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -135,3 +138,13 @@ def test_plot_grid_values_dropped_fraction_and_schedules():
 def test_bad_input_raises_value_error_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_importing_the_figures_and_widgets_leaves_sympy_and_scipy_unloaded():
+    # Binder gives a kernel 1 GB: notebooks that only draw figures must not pay for SymPy and SciPy (about 90 MB).
+    code = (
+        "import sys, dropkey_lib.plots, dropkey_lib.widgets; "
+        "print(sorted(m for m in ('sympy', 'scipy') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
