@@ -107,7 +107,8 @@ class TrainConfig:
         return cls(**{**(QUICK if quick else {}), **overrides})
 
 
-# Quick mode: a 0.13M-parameter model (the default's, 64 channels wide) on 4,000 training images for 8 epochs.
+# Quick mode: a 0.13M-parameter model (the default's, 64 channels wide) on 4,000 training images for 8 epochs:
+# `dropkey-train --quick` took 45 s on 2 cores and reached 46.7% test accuracy; chance is 10% (README, "Measured").
 QUICK = dict(dim=64, epochs=8, batch_size=64, train_size=4000, test_size=1000, train_eval_size=1000)
 
 
