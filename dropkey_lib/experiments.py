@@ -88,8 +88,30 @@ SMALL_DATA_CONFIGS = [
     ("dropkey_cross-0.2", dict(mode="dropkey_cross", drop_ratio=0.2, schedule="constant", window_size=3)),
 ]
 
+# The regime of the 10-seed grid for the paper's first question (DropKey against attention dropout, at the paper's
+# ratio 0.1): the same 2,500 images, without augmentation, with the default model of the faster recipe, pinned here
+# (a convolutional stem, 2 blocks, mean pooling, batches of 64) at 64 channels. It learns more from the subset than
+# the plain ViT (44% test accuracy after 20 epochs against 39%) and overfits more: in a pilot (seeds 0 and 1) the
+# unregularised model ended with a clean-train minus test gap of 16 points. About 100 s per run on one core.
+SMALL_DATA_CONV = dict(
+    train_size=2500,
+    augment="none",
+    test_size=1000,
+    train_eval_size=1000,
+    stem="conv",
+    pool="mean",
+    dim=64,
+    depth=2,
+    num_heads=4,
+    mlp_ratio=4.0,
+    epochs=20,
+    batch_size=64,
+)
+Q1_CONFIGS = [c for c in SMALL_DATA_CONFIGS if c[0] in ("none", "dropout-0.1", "dropkey-0.1")]
+
 GRIDS: dict[str, tuple[dict, list[tuple[str, dict]]]] = {
     "small-data": (SMALL_DATA, SMALL_DATA_CONFIGS),
+    "small-data-conv-q1": (SMALL_DATA_CONV, Q1_CONFIGS),
     # All of CIFAR-10 with the default model: hours on a CPU, meant for a GPU.
     "full-data": (dict(epochs=30), [c for c in SMALL_DATA_CONFIGS if c[0] in ("none", "dropout-0.1", "dropkey-0.1")]),
     # A few seconds: for tests and for trying the runner.
