@@ -43,7 +43,7 @@ from .data import CIFAR10Data, epoch_generator, eval_batches, iterate_batches, l
 from .schedules import SCHEDULES
 from .settings import quick_mode
 from .tables import format_duration
-from .vit import STEMS, TinyViT, ViTConfig
+from .vit import POOLS, STEMS, TinyViT, ViTConfig
 
 AUGMENTATIONS = ("crop_flip", "flip", "none")
 
@@ -455,9 +455,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--stem", choices=STEMS, help=f"convolutional stem or plain patch embedding (default {defaults.stem})"
     )
-    parser.add_argument(
-        "--pool", choices=("mean", "cls"), help=f"mean of the tokens or class token (default {defaults.pool})"
-    )
+    parser.add_argument("--pool", choices=POOLS, help=f"mean of the tokens or class token (default {defaults.pool})")
     parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs} ({QUICK['epochs']} with --quick)")
     parser.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
     parser.add_argument("--lr", type=float, help=f"peak learning rate (default {defaults.lr})")

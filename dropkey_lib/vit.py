@@ -21,11 +21,12 @@ import torch
 from torch import Tensor, nn
 
 from .attention import Attention, check_mode, check_window_size
-from .checks import check_positive_int
+from .checks import check_choice, check_positive_int
 from .data import CIFAR10_MEAN, CIFAR10_STD
 from .schedules import drop_ratios
 
 STEMS = ("conv", "patch")
+POOLS = ("cls", "mean")
 
 
 @dataclass
@@ -59,12 +60,10 @@ class ViTConfig:
             raise ValueError(f"dim ({self.dim}) must be divisible by num_heads ({self.num_heads})")
         if self.image_size % self.patch_size != 0:
             raise ValueError(f"patch_size ({self.patch_size}) must divide image_size ({self.image_size})")
-        if self.stem not in STEMS:
-            raise ValueError(f"stem must be one of {', '.join(STEMS)}, got {self.stem!r}")
+        check_choice(self.stem, STEMS, "stem")
         if self.stem == "conv" and (self.patch_size < 2 or self.patch_size & (self.patch_size - 1)):
             raise ValueError(f"stem='conv' needs a patch_size that is a power of two >= 2, got {self.patch_size}")
-        if self.pool not in ("cls", "mean"):
-            raise ValueError(f"pool must be 'cls' or 'mean', got {self.pool!r}")
+        check_choice(self.pool, POOLS, "pool")
         check_mode(self.mode)
         check_window_size(self.window_size)
         drop_ratios(self.drop_ratio, self.depth, self.schedule)  # validates drop_ratio and schedule

@@ -120,3 +120,9 @@ def test_wrong_image_shape_raises_naming_images():
 def test_invalid_config_raises_naming_the_field(kwargs, name):
     with pytest.raises(ValueError, match=name):
         ViTConfig(**kwargs)
+
+
+@pytest.mark.parametrize("field, value", [("stem", "conv2"), ("pool", "max")])
+def test_an_unknown_stem_or_pool_is_a_value_error_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=f"{field} must be one of"):
+        ViTConfig(**{field: value})
