@@ -84,7 +84,7 @@ def attention_statistics(model: TinyViT, images: Tensor, batch_size: int = 100) 
         maps = model.attention_maps(batch)
         batch_means = {
             "attention_entropy": attention_entropy(maps),
-            "attention_distance": mean_attention_distance(maps, config.grid_size[0], config.patch_size),
+            "attention_distance": mean_attention_distance(maps, config.layout.grid_size[0], config.patch_size),
         }
         for key, values in batch_means.items():
             totals[key] = [total + value * len(batch) for total, value in zip(totals[key], values)]

@@ -23,6 +23,7 @@ row; the fast path `attention` and the Algorithm 1 oracle do not (see `attention
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .checks import check_choice, check_drop_ratio, check_positive_int
+from .schedules import SCHEDULES, drop_ratios
 
 MODES = ("none", "dropout", "dropkey", "dropkey_block", "dropkey_cross")
 STRUCTURED_MODES = ("dropkey_block", "dropkey_cross")
@@ -76,6 +78,84 @@ def check_grid_size(grid_size: tuple[int, int] | None) -> tuple[int, int]:
     if len(grid_size) != 2 or any(int(g) != g or g < 1 for g in grid_size):
         raise ValueError(f"grid_size must be two positive integers (h, w), got {grid_size!r}")
     return int(grid_size[0]), int(grid_size[1])
+
+
+def check_head_split(dim: int, num_heads: int) -> None:
+    """Multi-head attention splits the `dim` channels evenly over `num_heads` heads."""
+    if dim % num_heads != 0:
+        raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Settings: what is dropped, and where the tokens lie
+
+
+@dataclass(frozen=True)
+class DropConfig:
+    """The attention regulariser of a model, or of one attention layer.
+
+    For a model, `drop_ratio` is the mean ratio over its layers and `schedule` spreads it over depth
+    (`layer_drops`); a single layer's config has the constant schedule and that layer's own ratio.
+    Mode "none" drops nothing, so its drop ratio is 0 whatever was asked (settled here, once).
+    """
+
+    mode: str = "dropkey"  # one of MODES
+    drop_ratio: float = 0.1  # mean drop ratio over the layers, in [0, 1)
+    schedule: str = "linear_down"  # how the ratio changes with depth, one of schedules.SCHEDULES
+    window_size: int = 3  # side of the block / cross windows of the structured modes (odd)
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+        ratio = check_drop_ratio(self.drop_ratio)
+        object.__setattr__(self, "drop_ratio", 0.0 if self.mode == "none" else ratio)
+        check_choice(self.schedule, SCHEDULES, "schedule")
+        check_window_size(self.window_size)
+
+    @property
+    def active(self) -> bool:
+        """True when this regulariser drops anything in training."""
+        return self.mode != "none" and self.drop_ratio > 0.0
+
+    def layer_ratios(self, depth: int) -> list[float]:
+        """The drop ratio of each of `depth` layers, first layer first (`schedules.drop_ratios`)."""
+        return drop_ratios(self.drop_ratio, depth, self.schedule)
+
+    def layer_drops(self, depth: int) -> list["DropConfig"]:
+        """One config per layer: this mode and window, the layer's own ratio, the constant schedule."""
+        return [replace(self, drop_ratio=ratio, schedule="constant") for ratio in self.layer_ratios(depth)]
+
+    def describe(self) -> str:
+        """A short label such as 'dropkey 0.10 linear_down', or 'no regulariser'."""
+        return "no regulariser" if self.mode == "none" else f"{self.mode} {self.drop_ratio:.2f} {self.schedule}"
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """How a sequence of tokens lies on the image: `num_prefix_tokens` tokens that are not on the image (a class
+    token) first, then a `grid_size` = (g_h, g_w) grid of patch tokens in row-major order."""
+
+    grid_size: tuple[int, int]
+    num_prefix_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "grid_size", check_grid_size(self.grid_size))
+        check_positive_int(self.num_prefix_tokens, "num_prefix_tokens", minimum=0)
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid_size[0] * self.grid_size[1]
+
+    @property
+    def num_tokens(self) -> int:
+        return self.num_prefix_tokens + self.num_patches
+
+    def check_keys(self, num_keys: int) -> None:
+        """Raise a ValueError unless there are exactly as many keys as this layout has tokens."""
+        if num_keys != self.num_tokens:
+            raise ValueError(
+                f"grid_size {self.grid_size} with num_prefix_tokens={self.num_prefix_tokens} describes "
+                f"{self.num_tokens} keys, but there are N_k={num_keys}"
+            )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -135,20 +215,6 @@ def sample_key_drops(
     return _bernoulli_mask(shape, drop_ratio, False, True, torch.bool, generator, device)
 
 
-def sample_additive_key_drops(
-    shape: Sequence[int],
-    drop_ratio: float,
-    dtype: torch.dtype,
-    *,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-) -> Tensor:
-    """`additive_mask(sample_key_drops(...), dtype)` in one pass, for the fast path: the same mask for the same
-    generator state, as the float mask `scaled_dot_product_attention` adds (0 = kept, `masked_logit` = dropped)."""
-    drop_ratio = check_drop_ratio(drop_ratio)
-    return _bernoulli_mask(shape, drop_ratio, 0.0, masked_logit(dtype), dtype, generator, device)
-
-
 def _bernoulli_mask(
     shape: Sequence[int],
     drop_ratio: float,
@@ -192,7 +258,11 @@ def seed_probability(drop_ratio: float, window_size: int, shape: str) -> float:
     Seeds are sampled on a padded grid (see `sample_structured_drops`), so the formula holds at the border too.
     """
     drop_ratio = check_drop_ratio(drop_ratio)
-    cover = structured_cover_size(window_size, shape)
+    return _seed_probability(drop_ratio, structured_cover_size(window_size, shape))
+
+
+def _seed_probability(drop_ratio: float, cover: int) -> float:
+    """`seed_probability` on checked arguments (the forward pass calls this one)."""
     return 1.0 - (1.0 - drop_ratio) ** (1.0 / cover)
 
 
@@ -249,7 +319,8 @@ def _structured_drops(
 ) -> Tensor | tuple[Tensor, Tensor]:
     """`sample_structured_drops` on already checked arguments."""
     grid_h, grid_w = grid_size
-    gamma = seed_probability(drop_ratio, window_size, shape)
+    cover = window_size * window_size if shape == "block" else 2 * window_size - 1  # structured_cover_size
+    gamma = _seed_probability(drop_ratio, cover)
     pad = window_size // 2
     seeds = torch.rand((*batch_shape, grid_h + 2 * pad, grid_w + 2 * pad), generator=generator, device=device) < gamma
     # max_pool2d over the 0/1 seed map marks every key that some seed's window covers.
@@ -280,27 +351,53 @@ def sample_drop_mask(
     device: torch.device | str | None = None,
 ) -> Tensor:
     """The (..., N_q, N_k) bool mask (True = dropped) of a DropKey mode: dropkey, dropkey_block or dropkey_cross."""
-    if mode == "dropkey":
-        return sample_key_drops(scores_shape, drop_ratio, generator=generator, device=device)
-    if mode not in STRUCTURED_MODES:
+    if mode not in ("dropkey", *STRUCTURED_MODES):
         raise ValueError(f"mode must be one of dropkey, {', '.join(STRUCTURED_MODES)} to sample a mask, got {mode!r}")
-    grid_h, grid_w = check_grid_size(grid_size)
-    n_keys = scores_shape[-1]
-    if n_keys != num_prefix_tokens + grid_h * grid_w:
-        raise ValueError(
-            f"grid_size {grid_size} with num_prefix_tokens={num_prefix_tokens} describes "
-            f"{num_prefix_tokens + grid_h * grid_w} keys, but the scores have N_k={n_keys}"
-        )
-    return sample_structured_drops(
+    drop = DropConfig(mode, drop_ratio, "constant", window_size)
+    layout = _checked_layout(drop, grid_size, num_prefix_tokens, scores_shape[-1])
+    return drop_mask_for(tuple(scores_shape), drop, layout, torch.bool, generator, device)
+
+
+def _checked_layout(
+    drop: DropConfig, grid_size: tuple[int, int] | None, num_prefix_tokens: int, num_keys: int
+) -> TokenLayout | None:
+    """The token layout of flat arguments, checked against the number of keys; None where the mode needs none."""
+    if drop.mode not in STRUCTURED_MODES:
+        return None
+    layout = TokenLayout(check_grid_size(grid_size), num_prefix_tokens)
+    layout.check_keys(num_keys)
+    return layout
+
+
+def drop_mask_for(
+    scores_shape: tuple[int, ...],
+    drop: DropConfig,
+    layout: TokenLayout | None,
+    dtype: torch.dtype,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """The drop mask of a DropKey mode on checked settings: the one place that maps a mode to its sampler.
+
+    dtype torch.bool gives True = dropped; a floating dtype gives the additive mask of the fast path (0 = kept,
+    `masked_logit(dtype)` = dropped), drawn in one pass for plain DropKey, the cost that matters most.
+    """
+    if drop.mode == "dropkey":
+        if dtype == torch.bool:
+            return _bernoulli_mask(scores_shape, drop.drop_ratio, False, True, dtype, generator, device)
+        return _bernoulli_mask(scores_shape, drop.drop_ratio, 0.0, masked_logit(dtype), dtype, generator, device)
+    shape = "block" if drop.mode == "dropkey_block" else "cross"
+    drops = _structured_drops(
         scores_shape[:-1],
-        (grid_h, grid_w),
-        drop_ratio,
-        shape="block" if mode == "dropkey_block" else "cross",
-        window_size=window_size,
-        num_prefix_tokens=num_prefix_tokens,
-        generator=generator,
-        device=device,
+        layout.grid_size,
+        drop.drop_ratio,
+        shape,
+        drop.window_size,
+        layout.num_prefix_tokens,
+        generator,
+        device,
     )
+    return drops if dtype == torch.bool else additive_mask(drops, dtype)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -426,86 +523,60 @@ def attention(
     reduction over the mask at every call, so it is stated here and tested instead
     (tests/test_attention.py, `test_fast_path_gradient_of_an_all_dropped_row_is_not_that_of_its_forward_pass`).
     """
-    check_mode(mode)
-    drop_ratio = check_drop_ratio(drop_ratio)
     check_qkv(q, k, v)
-    if mode in STRUCTURED_MODES:
-        grid_size = check_grid_size(grid_size)
-        check_window_size(window_size)
-        if k.shape[-2] != num_prefix_tokens + grid_size[0] * grid_size[1]:
-            raise ValueError(
-                f"grid_size {grid_size} with num_prefix_tokens={num_prefix_tokens} describes "
-                f"{num_prefix_tokens + grid_size[0] * grid_size[1]} keys, but k has N_k={k.shape[-2]}"
-            )
+    drop = DropConfig(mode, drop_ratio, "constant", window_size)
+    layout = _checked_layout(drop, grid_size, num_prefix_tokens, k.shape[-2])
     if mode == "dropout" and (generator is not None or drop_mask is not None):
         raise ValueError("mode='dropout' draws from the global RNG; generator and drop_mask are for DropKey modes")
     scores_shape = (*q.shape[:-1], k.shape[-2])
     if drop_mask is not None and drop_mask.shape != scores_shape:
         raise ValueError(f"drop_mask must have shape {scores_shape}, got {tuple(drop_mask.shape)}")
-    return attend(q, k, v, mode, drop_ratio, training, grid_size, window_size, num_prefix_tokens, generator, drop_mask)
+    return attend(q, k, v, drop, training, layout, generator, drop_mask)
 
 
 def attend(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    mode: str,
-    drop_ratio: float,
+    drop: DropConfig,
     training: bool,
-    grid_size: tuple[int, int] | None,
-    window_size: int,
-    num_prefix_tokens: int,
+    layout: TokenLayout | None = None,
     generator: torch.Generator | None = None,
     drop_mask: Tensor | None = None,
 ) -> Tensor:
-    """`attention` on arguments that were checked once, where they entered: `attention` itself, or the `__init__`
-    of a module that stores them (`Attention`, `interop.DropKeyTimmAttention`). The forward passes call this, so
-    they do not check the same arguments again at every step."""
-    if not training or mode == "none" or drop_ratio == 0.0:
+    """`attention` on settings that were checked once, where they entered: a `DropConfig` (one layer's: its
+    `drop_ratio` is the layer's own) and, for the structured modes, the `TokenLayout` of the keys. `attention`
+    itself and the attention modules (`Attention`, `interop`'s timm adapter) call this, so a forward pass does not
+    check the same settings again at every step."""
+    if not training or not drop.active:
         return F.scaled_dot_product_attention(q, k, v)
-    if mode == "dropout":
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=drop_ratio)
-    scores_shape = (*q.shape[:-1], k.shape[-2])
+    if drop.mode == "dropout":
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=drop.drop_ratio)
     if drop_mask is not None:
         mask = additive_mask(drop_mask, q.dtype)
-    elif mode == "dropkey":
-        mask = _bernoulli_mask(scores_shape, drop_ratio, 0.0, masked_logit(q.dtype), q.dtype, generator, q.device)
     else:
-        shape = "block" if mode == "dropkey_block" else "cross"
-        drops = _structured_drops(
-            scores_shape[:-1], grid_size, drop_ratio, shape, window_size, num_prefix_tokens, generator, q.device
-        )
-        mask = additive_mask(drops, q.dtype)
+        mask = drop_mask_for((*q.shape[:-1], k.shape[-2]), drop, layout, q.dtype, generator, q.device)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
 class Attention(nn.Module):
     """Multi-head self-attention whose regulariser is one of `MODES`.
 
-    x: (B, N, C) -> (B, N, C), with C = dim split into `num_heads` heads. `grid_size` and `num_prefix_tokens`
-    describe the tokens (a class token followed by a g_h x g_w patch grid) for the structured modes.
+    x: (B, N, C) -> (B, N, C), with C = dim split into `num_heads` heads. `drop` is this layer's regulariser (its
+    `drop_ratio` is the layer's own); `layout` describes the N tokens (a class token, then a g_h x g_w patch grid)
+    and is required by the structured modes.
     """
 
     def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        *,
-        mode: str = "none",
-        drop_ratio: float = 0.0,
-        grid_size: tuple[int, int] | None = None,
-        window_size: int = 3,
-        num_prefix_tokens: int = 0,
+        self, dim: int, num_heads: int, drop: DropConfig | None = None, layout: TokenLayout | None = None
     ) -> None:
         super().__init__()
-        if dim % num_heads != 0:
-            raise ValueError(f"dim ({dim}) must be divisible by num_heads ({num_heads})")
+        check_head_split(dim, num_heads)
         self.num_heads = num_heads
-        self.mode = check_mode(mode)
-        self.drop_ratio = check_drop_ratio(drop_ratio)
-        self.grid_size = check_grid_size(grid_size) if mode in STRUCTURED_MODES else grid_size
-        self.window_size = check_window_size(window_size)
-        self.num_prefix_tokens = num_prefix_tokens
+        self.drop = drop if drop is not None else DropConfig(mode="none")
+        if self.drop.mode in STRUCTURED_MODES and layout is None:
+            raise ValueError(f"layout is required for mode {self.drop.mode!r}: the TokenLayout of the patch grid")
+        self.layout = layout
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
@@ -518,9 +589,7 @@ class Attention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         q, k, v = self._heads(x)
-        out = attend(
-            q, k, v, self.mode, self.drop_ratio, self.training, self.grid_size, self.window_size, self.num_prefix_tokens
-        )
+        out = attend(q, k, v, self.drop, self.training, self.layout)
         return self.proj(out.transpose(1, 2).flatten(2))
 
     @torch.no_grad()
@@ -530,4 +599,4 @@ class Attention(nn.Module):
         return ((q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
 
     def extra_repr(self) -> str:
-        return f"heads={self.num_heads}, mode={self.mode!r}, drop_ratio={self.drop_ratio:.4g}"
+        return f"heads={self.num_heads}, mode={self.drop.mode!r}, drop_ratio={self.drop.drop_ratio:.4g}"

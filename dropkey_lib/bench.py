@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import platform
 import statistics
 import time
 from dataclasses import replace
@@ -26,9 +25,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .attention import attention, dropkey_attention_reference
-from .train import TrainConfig
-from .vit import TinyViT, ViTConfig
+from .attention import DropConfig, attention, dropkey_attention_reference
+from .config import TrainConfig, ViTConfig
+from .hardware import machine
+from .vit import TinyViT
 
 
 def time_interleaved(variants: dict[str, Callable[[], None]], rounds: int, calls: int) -> dict[str, float]:
@@ -119,7 +119,7 @@ def training_variants(batch: int = 64, with_timm: bool = True) -> dict:
     for name, config in models.items():
         for mode in ("none", "dropkey"):
             torch.manual_seed(0)
-            model_config = replace(config, mode="none", drop_ratio=0.0) if mode == "none" else config
+            model_config = replace(config, drop=DropConfig(mode="none")) if mode == "none" else config
             variants[name, mode] = training_step(TinyViT(model_config), images, labels)
     if with_timm:
         torch.manual_seed(0)
@@ -129,17 +129,6 @@ def training_variants(batch: int = 64, with_timm: bool = True) -> dict:
 
 def has_timm() -> bool:
     return importlib.util.find_spec("timm") is not None
-
-
-def machine() -> str:
-    """CPU model, threads and torch version, for the table's caption."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{model}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -154,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"Machine: {machine()}\n")
     config = ViTConfig()
-    tokens = config.num_prefix_tokens + config.grid_size[0] * config.grid_size[1]
+    tokens = config.layout.num_tokens
     heads, head_dim = config.num_heads, config.dim // config.num_heads
     attention_times = time_interleaved(
         attention_variants(args.batch, heads, tokens, head_dim), rounds=args.rounds, calls=10
@@ -172,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         "patch": f"TinyViT, stem='patch' (pool={config.pool!r})",
         "timm": "timm VisionTransformer, same shape as stem='patch'",
     }
-    regularisers = {"none": "no drop", "dropkey": f"DropKey (mean r={config.drop_ratio}, {config.schedule})"}
+    regularisers = {"none": "no drop", "dropkey": f"DropKey (mean r={config.drop.drop_ratio}, {config.drop.schedule})"}
     print(f"\n| training step (batch {args.batch}, AdamW) | images/s | vs no drop |")
     print("|---|---:|---:|")
     for (model, mode), seconds in training_times.items():

@@ -42,28 +42,59 @@ import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from . import rundir
+from . import metrics, rundir
 from .analysis import attention_statistics
-from .bench import machine
 from .checks import check_positive_int
 from .data import load_cifar10, subset, to_float
+from .hardware import machine
 from .settings import quick_mode
 from .train import TrainConfig, evaluate, train
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid of paired runs, pinned: the base config every run starts from (its model included, so that a change
+    of the library's defaults never changes a grid), each configuration's changes to it, and the number of seeds it
+    is meant to run with (`dropkey-experiments GRID` runs that many unless --seeds says otherwise)."""
+
+    base: TrainConfig
+    configs: tuple[tuple[str, dict], ...]  # (configuration name, changes by config field name)
+    seeds: int
+
+    def run_config(self, name: str, seed: int) -> TrainConfig:
+        """The config of configuration `name` with seed `seed`."""
+        return self.base.replace(**dict(self.configs)[name], seed=seed)
+
+
+# Every config field at the value it had when the grids were pinned (the defaults of commit 77f2d74), listed in full
+# so that no later change of a default reaches a grid (tests/test_experiments.py checks that no field is missing).
+PINNED_FIELDS = dict(
+    image_size=32, patch_size=4, num_classes=10, dim=96, depth=2, num_heads=4, mlp_ratio=4.0, stem="conv",
+    stem_width=32, pool="mean", mode="dropkey", drop_ratio=0.1, schedule="linear_down", window_size=3, epochs=6,
+    batch_size=64, lr=2e-3, weight_decay=0.05, label_smoothing=0.1, augment="flip", warmup_epochs=0.5, seed=0,
+    train_size=None, test_size=None, train_eval_size=2000,
+)  # fmt: skip
+
+
+def _pinned(**fields: Any) -> TrainConfig:
+    """A grid's base config: `PINNED_FIELDS` with `fields` changed."""
+    return TrainConfig().replace(**{**PINNED_FIELDS, **fields})
+
 
 # The small-data regime: 5% of CIFAR-10 (2,500 images, 250 per class) without augmentation, where a ViT clearly
 # overfits within a few epochs. A 0.2M-parameter TinyViT (dim 64, depth 4) trains for 20 epochs, about a minute per
 # run on one quiet CPU core. The per-epoch curves use 1,000 test and 1,000 training images; the final metrics use
 # the whole test set and the whole training subset. The model is the plain ViT the committed results were made with:
-# a patch embedding, a class token and batches of 128 (the default recipe has changed since, see `train.TrainConfig`).
-SMALL_DATA = dict(
+# a patch embedding, a class token and batches of 128.
+SMALL_DATA = _pinned(
     train_size=2500,
     augment="none",
     test_size=1000,
@@ -77,8 +108,8 @@ SMALL_DATA = dict(
     batch_size=128,
 )
 
-# (run name, TrainConfig overrides) per configuration; each runs once per seed.
-SMALL_DATA_CONFIGS = [
+# (run name, config changes) per configuration; each runs once per seed.
+SMALL_DATA_CONFIGS = (
     ("none", dict(mode="none", drop_ratio=0.0)),
     *[(f"dropout-{r}", dict(mode="dropout", drop_ratio=r, schedule="constant")) for r in (0.1, 0.2, 0.3)],
     *[(f"dropkey-{r}", dict(mode="dropkey", drop_ratio=r, schedule="constant")) for r in (0.1, 0.2, 0.3)],
@@ -86,26 +117,29 @@ SMALL_DATA_CONFIGS = [
     ("dropkey-0.2-linear_up", dict(mode="dropkey", drop_ratio=0.2, schedule="linear_up")),
     ("dropkey_block-0.2", dict(mode="dropkey_block", drop_ratio=0.2, schedule="constant", window_size=3)),
     ("dropkey_cross-0.2", dict(mode="dropkey_cross", drop_ratio=0.2, schedule="constant", window_size=3)),
-]
+)
 
 # The regime of the 10-seed grid for the paper's first question (DropKey against attention dropout, at the paper's
-# ratio 0.1): the same 2,500 images, without augmentation, with the default model of the faster recipe, pinned here
-# (a convolutional stem, 2 blocks, mean pooling, batches of 64) at 64 channels. It learns more from the subset than
+# ratio 0.1): the same 2,500 images, without augmentation, with the default model of the faster recipe (a
+# convolutional stem, 2 blocks, mean pooling, batches of 64) at 64 channels. It learns more from the subset than
 # the plain ViT (44% test accuracy after 20 epochs against 39%) and overfits more: in a pilot (seeds 0 and 1) the
 # unregularised model ended with a clean-train minus test gap of 16 points. About 100 s per run on one core.
-SMALL_DATA_CONV = {**SMALL_DATA, "stem": "conv", "pool": "mean", "depth": 2, "mlp_ratio": 4.0, "batch_size": 64}
-Q1_CONFIGS = [c for c in SMALL_DATA_CONFIGS if c[0] in ("none", "dropout-0.1", "dropkey-0.1")]
+SMALL_DATA_CONV = SMALL_DATA.replace(stem="conv", pool="mean", depth=2, mlp_ratio=4.0, batch_size=64)
+Q1_CONFIGS = tuple(c for c in SMALL_DATA_CONFIGS if c[0] in ("none", "dropout-0.1", "dropkey-0.1"))
 
-GRIDS: dict[str, tuple[dict, list[tuple[str, dict]]]] = {
-    "small-data": (SMALL_DATA, SMALL_DATA_CONFIGS),
-    "small-data-conv-q1": (SMALL_DATA_CONV, Q1_CONFIGS),
-    # All of CIFAR-10 with the default model: hours on a CPU, meant for a GPU.
-    "full-data": (dict(epochs=30), [c for c in SMALL_DATA_CONFIGS if c[0] in ("none", "dropout-0.1", "dropkey-0.1")]),
+GRIDS: dict[str, Grid] = {
+    "small-data": Grid(SMALL_DATA, SMALL_DATA_CONFIGS, seeds=5),
+    "small-data-conv-q1": Grid(SMALL_DATA_CONV, Q1_CONFIGS, seeds=10),
+    # All of CIFAR-10 with the default recipe's model, for 30 epochs: hours on a CPU, meant for a GPU.
+    "full-data": Grid(_pinned(epochs=30), Q1_CONFIGS, seeds=5),
     # A few seconds: for tests and for trying the runner.
-    "smoke": (
-        dict(train_size=200, test_size=100, train_eval_size=100, dim=16, depth=2, num_heads=2, epochs=1, batch_size=50),
-        [("none", dict(mode="none", drop_ratio=0.0)), ("dropkey-0.2", dict(mode="dropkey", drop_ratio=0.2))],
-    ),
+    "smoke": Grid(
+        _pinned(
+            train_size=200, test_size=100, train_eval_size=100, dim=16, depth=2, num_heads=2, epochs=1, batch_size=50
+        ),
+        (("none", dict(mode="none", drop_ratio=0.0)), ("dropkey-0.2", dict(mode="dropkey", drop_ratio=0.2))),
+        seeds=2,
+    ),  # fmt: skip
 }
 
 # The size of the CIFAR-10 test set: a shipped checkpoint is scored on all of it.
@@ -126,17 +160,17 @@ class GridRun:
     folder: str  # relative to the grid's folder, e.g. "dropkey-0.2/seed0"
 
 
-def grid_runs(grid: str, seeds: int = 5) -> list[GridRun]:
-    """The runs of `grid`, configuration by configuration, seeds 0 .. seeds - 1."""
+def grid_runs(grid: str, seeds: int | None = None) -> list[GridRun]:
+    """The runs of `grid`, configuration by configuration, seeds 0 .. seeds - 1 (default: the grid's own count)."""
     if grid not in GRIDS:
         raise ValueError(f"grid must be one of {', '.join(GRIDS)}; got {grid!r}")
-    check_positive_int(seeds, "seeds")
-    base, configs = GRIDS[grid]
+    spec = GRIDS[grid]
+    seeds = spec.seeds if seeds is None else check_positive_int(seeds, "seeds")
     # Seed-major order: an interrupted grid has every configuration for its first seeds.
     return [
-        GridRun(name, TrainConfig(**{**base, **overrides, "seed": seed}), f"{name}/seed{seed}")
+        GridRun(name, spec.run_config(name, seed), f"{name}/seed{seed}")
         for seed in range(seeds)
-        for name, overrides in configs
+        for name, _ in spec.configs
     ]
 
 
@@ -152,31 +186,31 @@ def run_one(run: GridRun, grid_dir: Path, data: str | None = None, threads: int 
         dataset.train_images, dataset.train_labels, run.config.train_size, run.config.seed
     )
     test_loss, test_accuracy = evaluate(result.model, dataset.test_images, dataset.test_labels)
-    _, train_accuracy = evaluate(result.model, train_images, train_labels)
+    _, clean_train_accuracy = evaluate(result.model, train_images, train_labels)
     probe = to_float(subset(dataset.test_images, dataset.test_labels, STATISTICS_IMAGES, seed=0)[0])
-    metrics = {
+    final = {
         "run": run.name,
         "seed": run.config.seed,
-        "config": asdict(run.config),
+        "config": run.config.to_dict(),
         "test_accuracy": test_accuracy,  # on every test image
         "test_loss": test_loss,
-        "train_accuracy": train_accuracy,  # eval mode, unaugmented, on every training image the run used
-        "gap": train_accuracy - test_accuracy,
+        "clean_train_accuracy": clean_train_accuracy,  # eval mode, unaugmented, every training image the run used
+        "gap": metrics.gap(clean_train_accuracy, test_accuracy),
         **attention_statistics(result.model, probe),
         "train_seconds": sum(record["seconds"] for record in result.history),
         "wall_seconds_this_session": time.perf_counter() - started,
         "hardware": machine(),
         "data": dataset.source,
     }
-    rundir.write_metrics(out, metrics)
-    return metrics
+    rundir.write_metrics(out, final)
+    return final
 
 
 def run_grid(
     grid: str,
     root: str | os.PathLike = "results",
     *,
-    seeds: int = 5,
+    seeds: int | None = None,
     workers: int = 1,
     data: str | None = None,
     scheduler: str | None = None,
@@ -299,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="dropkey-experiments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("grid", choices=GRIDS)
-    parser.add_argument("--seeds", type=int, default=5, help="seeds per configuration (default 5)")
+    parser.add_argument("--seeds", type=int, help="seeds per configuration (default: the grid's own count)")
     parser.add_argument("--workers", type=int, default=1, help="parallel runs, one CPU thread each (default 1)")
     parser.add_argument(
         "--scheduler",
@@ -318,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for run in grid_runs(args.grid, args.seeds):
-            print(run.folder, json.dumps(asdict(run.config)))
+            print(run.folder, json.dumps(run.config.to_dict()))
         return 0
     if args.export:
         for entry in export_checkpoints(args.grid, args.export, args.out, data=args.data):

@@ -26,9 +26,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attention import STRUCTURED_MODES, attend, check_grid_size, check_mode, check_window_size
-from .checks import check_drop_ratio
-from .schedules import drop_ratios
+from .attention import STRUCTURED_MODES, DropConfig, TokenLayout, attend
 
 
 def timm_attention_class() -> type[nn.Module]:
@@ -85,18 +83,15 @@ class DropKeyTimmAttention(nn.Module):
         num_prefix_tokens: int = 0,
     ) -> None:
         """Check and set the regulariser: `mode`, `drop_ratio` and, for the structured modes, the token layout."""
-        self.mode = check_mode(mode)
-        self.drop_ratio = check_drop_ratio(drop_ratio)
-        if mode in STRUCTURED_MODES:
-            grid_size = check_grid_size(grid_size)
-        self.grid_size = grid_size
-        self.window_size = check_window_size(window_size)
-        self.num_prefix_tokens = num_prefix_tokens
+        self.drop = DropConfig(mode, drop_ratio, "constant", window_size)
+        self.layout = TokenLayout(grid_size, num_prefix_tokens) if mode in STRUCTURED_MODES else None
+        self.mode, self.drop_ratio = self.drop.mode, self.drop.drop_ratio
+        self.grid_size, self.num_prefix_tokens = grid_size, num_prefix_tokens
 
     @property
     def drops(self) -> bool:
         """True when a forward pass would drop something (training mode, a regulariser and a ratio above 0)."""
-        return self.training and self.mode != "none" and self.drop_ratio > 0.0
+        return self.training and self.drop.active
 
     def forward(self, x: Tensor, attn_mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
         batch, tokens, _ = x.shape
@@ -105,17 +100,7 @@ class DropKeyTimmAttention(nn.Module):
         q, k, v = qkv.unbind(0)  # each (B, H, N, head_dim)
         q, k = self.q_norm(q), self.k_norm(k)
         if attn_mask is None and not is_causal:
-            x = attend(
-                q,
-                k,
-                v,
-                self.mode,
-                self.drop_ratio,
-                self.training,
-                self.grid_size,
-                self.window_size,
-                self.num_prefix_tokens,
-            )
+            x = attend(q, k, v, self.drop, self.training, self.layout)
         elif self.drops:
             raise NotImplementedError("DropKeyTimmAttention drops keys only without timm's attn_mask and is_causal")
         else:  # nothing to drop: timm's own masked attention
@@ -159,8 +144,7 @@ def apply_dropkey(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     timm_attention = timm_attention_class()
-    drop_ratio = check_drop_ratio(drop_ratio)
-    check_mode(mode)
+    drop = DropConfig(mode, drop_ratio, schedule, window_size)
     layers = [
         (name, module)
         for name, module in model.named_modules()
@@ -172,7 +156,7 @@ def apply_dropkey(
         )
     if layers[0][0] == "":
         raise ValueError("model is itself a timm Attention: pass the model that contains it, so it can be replaced")
-    ratios = drop_ratios(drop_ratio, len(layers), schedule)
+    layer_drops = drop.layer_drops(len(layers))
     if mode in STRUCTURED_MODES and grid_size is None:
         grid_size = getattr(getattr(model, "patch_embed", None), "grid_size", None)
         if grid_size is None:
@@ -180,9 +164,11 @@ def apply_dropkey(
     if num_prefix_tokens is None:
         num_prefix_tokens = getattr(model, "num_prefix_tokens", 0)
     layout = {"grid_size": grid_size, "window_size": window_size, "num_prefix_tokens": num_prefix_tokens}
-    for (name, module), ratio in zip(layers, ratios):
+    for (name, module), layer_drop in zip(layers, layer_drops):
         if isinstance(module, DropKeyTimmAttention):
-            module.set_drops(mode, ratio, **layout)
+            module.set_drops(mode, layer_drop.drop_ratio, **layout)
         else:
-            model.set_submodule(name, DropKeyTimmAttention(module, mode=mode, drop_ratio=ratio, **layout))
+            model.set_submodule(
+                name, DropKeyTimmAttention(module, mode=mode, drop_ratio=layer_drop.drop_ratio, **layout)
+            )
     return model

@@ -2,32 +2,40 @@
 
 A run folder, as `train.train(..., out_dir=...)`, `dropkey-train --out` and the grid runner write it, holds
 
-    config.json       the `TrainConfig` as a dict (written when the run starts)
-    history.json      one record per finished epoch (see `train.train` for the keys)
-    checkpoint.pt     model, optimizer and RNG state, position in the run, and both configs (to resume)
+    config.json       the `TrainConfig` as a nested dict (written when the run starts)
+    history.json      one record per finished epoch (see `train.train`; `metrics.METRICS` defines the keys)
+    checkpoint.pt     model, optimizer and RNG state, position in the run, and the config (to resume)
     metrics.json      final metrics of a grid run (`experiments.run_one`)
     model.pt          instead of checkpoint.pt in a shipped run (`ship_run`): the model config and weights only
 
 Shipped models (`results/checkpoints/*.pt`) are model files: the model config and the weights only, listed in the
 index `results/checkpoints.json`. `load_model` rebuilds a `TinyViT` from either kind of file alone.
 
-Old files still load: configs written before the drop ratio, the regulariser and the schedule got one name each
-(`ratio`, `attention_mode`, `drop_schedule`) are read with today's names, and configs written before a field
-existed get the value every run had then: the patch embedding and the class token (`upgrade_config`).
+Old files still load (`upgrade_config`, `upgrade_model_config`, `metrics.upgrade_record`, `metrics.upgrade_final`):
+- configs were flat dicts before they were nested (`config.TrainConfig` holds a `ViTConfig`, which holds a
+  `DropConfig`); they are nested by field name;
+- configs written before the drop ratio, the regulariser and the schedule got one name each (`ratio`,
+  `attention_mode`, `drop_schedule`) are read with today's names, and configs written before a field existed get
+  the value every run had then: the patch embedding and the class token;
+- history records and final metrics written before the metrics registry get its keys;
+- checkpoints written before the config was stored once hold a second copy of the model's config (`model_config`),
+  which is ignored, or None for a model that is not a TinyViT.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import torch
 
+from . import metrics
+from .config import FLAT_FIELDS, TrainConfig, ViTConfig
 from .files import save_json, save_torch
-from .vit import TinyViT, ViTConfig
+from .vit import TinyViT
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
@@ -44,21 +52,46 @@ LEGACY_NAMES = {"ratio": "drop_ratio", "attention_mode": "mode", "drop_schedule"
 LEGACY_DEFAULTS = {"stem": "patch", "pool": "cls", "mlp_ratio": 4.0}
 
 
-def upgrade_config(config: dict) -> dict:
-    """A copy of a config dict with legacy key names replaced by today's (see `LEGACY_NAMES`) and the fields added
-    since it was written filled in with the value they had then (see `LEGACY_DEFAULTS`)."""
-    upgraded = {LEGACY_NAMES.get(key, key): value for key, value in config.items()}
-    return {**LEGACY_DEFAULTS, **upgraded}
+def upgrade_config(config: Mapping[str, Any]) -> dict:
+    """A training config dict in today's nested form (`TrainConfig.to_dict`), from a dict of any age: legacy key
+    names replaced (`LEGACY_NAMES`), fields added since filled in with the value they had then (`LEGACY_DEFAULTS`),
+    and a flat dict nested by field name (`config.FLAT_FIELDS`)."""
+    if "model" in config:
+        return json.loads(json.dumps(config))  # a deep copy
+    flat = {**LEGACY_DEFAULTS, **{LEGACY_NAMES.get(key, key): value for key, value in config.items()}}
+    unknown = sorted(set(flat) - set(FLAT_FIELDS))
+    if unknown:
+        raise ValueError(f"config has unknown field(s) {', '.join(unknown)}; known: {', '.join(FLAT_FIELDS)}")
+    nested: dict[str, Any] = {"model": {"drop": {}}}
+    for key, value in flat.items():
+        *parents, name = FLAT_FIELDS[key]
+        node = nested
+        for parent in parents:
+            node = node[parent]
+        node[name] = value
+    return nested
 
 
-def check_same_config(saved: dict, wanted: dict, folder: Path) -> None:
+def upgrade_model_config(config: Mapping[str, Any]) -> dict:
+    """A model config dict in today's nested form (`ViTConfig.to_dict`), from a dict of any age (as `upgrade_config`;
+    an old flat model config may hold only model fields, or a whole training config)."""
+    if "drop" in config:
+        return json.loads(json.dumps(config))
+    model_fields = {name for name, path in FLAT_FIELDS.items() if path[0] == "model"}
+    flat = {LEGACY_NAMES.get(key, key): value for key, value in config.items()}
+    return upgrade_config({key: value for key, value in flat.items() if key in model_fields})["model"]
+
+
+def check_same_config(saved: Mapping[str, Any], wanted: Mapping[str, Any], folder: Path) -> None:
     """Raise a ValueError listing every difference when the run in `folder` was made with another config."""
-    saved, wanted = upgrade_config(saved), upgrade_config(wanted)
-    if saved != wanted:
-        keys = sorted(set(saved) | set(wanted))
-        differences = [
-            f"{k}: saved {saved.get(k)!r}, now {wanted.get(k)!r}" for k in keys if saved.get(k) != wanted.get(k)
-        ]
+    saved_flat = TrainConfig.from_dict(upgrade_config(saved)).flat()
+    wanted_flat = TrainConfig.from_dict(upgrade_config(wanted)).flat()
+    differences = [
+        f"{key}: saved {saved_flat[key]!r}, now {wanted_flat[key]!r}"
+        for key in FLAT_FIELDS
+        if saved_flat[key] != wanted_flat[key]
+    ]
+    if differences:
         raise ValueError(f"{folder} holds a run with a different config ({'; '.join(differences)})")
 
 
@@ -73,13 +106,14 @@ def _read_json(file: Path) -> Any:
 # The files of one run
 
 
-def write_config(folder: Path, config: Any) -> None:
-    """Write `config` (a dataclass or a dict) as the run's config.json."""
-    save_json(asdict(config) if is_dataclass(config) else dict(config), Path(folder) / CONFIG_FILE)
+def write_config(folder: Path, config: TrainConfig) -> None:
+    """Write `config` as the run's config.json (its nested dict)."""
+    save_json(config.to_dict(), Path(folder) / CONFIG_FILE)
 
 
-def read_config(folder: Path) -> dict:
-    return upgrade_config(_read_json(Path(folder) / CONFIG_FILE))
+def read_config(folder: Path) -> TrainConfig:
+    """The run's config.json, of any age, as a `TrainConfig`."""
+    return TrainConfig.from_dict(upgrade_config(_read_json(Path(folder) / CONFIG_FILE)))
 
 
 def write_history(folder: Path, history: list[dict]) -> None:
@@ -87,19 +121,21 @@ def write_history(folder: Path, history: list[dict]) -> None:
 
 
 def read_history(folder: Path) -> list[dict]:
-    return _read_json(Path(folder) / HISTORY_FILE)
+    """The run's history.json, its records with today's metric keys (`metrics.upgrade_record`)."""
+    return [metrics.upgrade_record(record) for record in _read_json(Path(folder) / HISTORY_FILE)]
 
 
-def write_metrics(folder: Path, metrics: dict) -> None:
-    save_json(metrics, Path(folder) / METRICS_FILE)
+def write_metrics(folder: Path, final: dict) -> None:
+    save_json(final, Path(folder) / METRICS_FILE)
 
 
 def read_metrics(folder: Path) -> dict:
-    """A run's metrics.json, its embedded config upgraded to today's names."""
-    metrics = _read_json(Path(folder) / METRICS_FILE)
-    if "config" in metrics:
-        metrics["config"] = upgrade_config(metrics["config"])
-    return metrics
+    """A run's metrics.json with today's metric keys (`metrics.upgrade_final`) and its embedded config upgraded to
+    today's nested form."""
+    final = metrics.upgrade_final(_read_json(Path(folder) / METRICS_FILE))
+    if "config" in final:
+        final["config"] = upgrade_config(final["config"])
+    return final
 
 
 def is_finished(folder: Path) -> bool:
@@ -119,9 +155,12 @@ def write_checkpoint(folder: Path, state: dict) -> None:
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load a checkpoint or model file on the CPU (weights only: no pickled code runs), its configs upgraded."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("config", "model_config"):
-        if checkpoint.get(key) is not None:
-            checkpoint[key] = upgrade_config(checkpoint[key])
+    if checkpoint.get("config") is not None:
+        checkpoint["config"] = upgrade_config(checkpoint["config"])
+    if checkpoint.get("model_config") is not None:
+        checkpoint["model_config"] = upgrade_model_config(checkpoint["model_config"])
+    if checkpoint.get("history") is not None:
+        checkpoint["history"] = [metrics.upgrade_record(record) for record in checkpoint["history"]]
     return checkpoint
 
 
@@ -138,8 +177,8 @@ def load_model(path: str | os.PathLike) -> TinyViT:
     """Load a trained TinyViT, in eval mode, from a model file, a checkpoint, or a run folder (its checkpoint, or the
     model file of a shipped run).
 
-    The file alone is enough: it carries the model config. Files written before that (which carry only the
-    training config) are rebuilt from the training config's model fields.
+    The file alone is enough: a model file carries the model config, a checkpoint the training config that holds
+    it. A checkpoint of a model that is not a TinyViT (`train(..., model=...)`) is refused.
     """
     path = Path(path)
     if path.is_dir():
@@ -147,12 +186,16 @@ def load_model(path: str | os.PathLike) -> TinyViT:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: pass a run folder, its {CHECKPOINT_FILE} or a model file")
     checkpoint = read_checkpoint(path)
-    if "model_config" in checkpoint and checkpoint["model_config"] is None:
+    foreign = checkpoint.get("model_class", "TinyViT") != "TinyViT"
+    if foreign or ("model_config" in checkpoint and checkpoint["model_config"] is None):
         raise ValueError(f"{path} holds a model that is not a TinyViT: load its 'model' state_dict into that model")
-    settings = checkpoint.get("model_config") or checkpoint.get("config")
-    if settings is None:
+    if checkpoint.get("model_config") is not None:
+        settings = checkpoint["model_config"]
+    elif checkpoint.get("config") is not None:
+        settings = checkpoint["config"]["model"]
+    else:
         raise ValueError(f"{path} has no model config: it is not a checkpoint or model file of this library")
-    model = TinyViT(ViTConfig.from_settings(settings))
+    model = TinyViT(ViTConfig.from_dict(settings))
     model.load_state_dict(checkpoint["model"])
     return model.eval()
 
@@ -163,7 +206,7 @@ def ship_run(run_dir: str | os.PathLike, destination: str | os.PathLike) -> Path
     run_dir, destination = Path(run_dir), Path(destination)
     run = load_run(run_dir)
     if not run.complete:
-        raise ValueError(f"{run_dir} has not finished: {len(run.history)} of {run.config.get('epochs')} epochs")
+        raise ValueError(f"{run_dir} has not finished: {len(run.history)} of {run.config.epochs} epochs")
     write_config(destination, run.config)
     write_history(destination, run.history)
     write_model(destination / MODEL_FILE, load_model(run_dir))
@@ -208,39 +251,36 @@ def read_checkpoint_index(path: str | os.PathLike, root: str | os.PathLike | Non
 
 @dataclass
 class Run:
-    """One training run: a name, its config (a `TrainConfig` as a dict) and its history (one dict per epoch).
+    """One training run: a name, its config and its history (one dict per epoch, `metrics.METRICS` keys).
 
     A run loaded from a folder also has its `path`; a run trained in memory has none (`Run.from_result`).
     """
 
     name: str
-    config: dict
+    config: TrainConfig
     history: list[dict]
     path: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        self.config = upgrade_config(self.config)
+        if not isinstance(self.config, TrainConfig):
+            self.config = TrainConfig.from_dict(upgrade_config(self.config))
+        self.history = [metrics.upgrade_record(record) for record in self.history]
 
     @classmethod
-    def from_result(cls, name: str, config: Any, result: Any) -> "Run":
-        """A run that lives in memory: `config` a `TrainConfig` (or dict), `result` a `TrainResult` (or a history)."""
-        config_dict = asdict(config) if is_dataclass(config) else dict(config)
+    def from_result(cls, name: str, config: TrainConfig, result: Any) -> "Run":
+        """A run that lives in memory: `config` its `TrainConfig`, `result` a `TrainResult` (or a history)."""
         history = result if isinstance(result, list) else result.history
-        return cls(name=name, config=config_dict, history=[dict(record) for record in history])
+        return cls(name=name, config=config, history=[dict(record) for record in history])
 
     @property
     def complete(self) -> bool:
         """True when the history has as many epochs as the config asks for."""
-        return len(self.history) >= int(self.config.get("epochs", 0))
+        return len(self.history) >= self.config.epochs
 
     def curve(self, metric: str) -> list[float]:
-        """The per-epoch values of `metric`: a history key, or "gap" (clean train accuracy - test accuracy).
-
-        The gap is measured in eval mode without augmentation on both sides (`train_eval_accuracy` and
-        `test_accuracy`), so it is the usual measure of overfitting and not mixed with the regulariser's noise.
-        """
-        if metric == "gap":
-            return [r["train_eval_accuracy"] - r["test_accuracy"] for r in self.history]
+        """The per-epoch values of `metric`, a history key of `metrics.METRICS`; "probe_gap" is computed."""
+        if metric == "probe_gap":
+            return [metrics.gap(r["probe_train_accuracy"], r["probe_test_accuracy"]) for r in self.history]
         missing = [r.get("epoch", i + 1) for i, r in enumerate(self.history) if metric not in r]
         if missing:
             raise KeyError(f"run {self.name!r} has no {metric!r} in the history of epoch(s) {missing}")

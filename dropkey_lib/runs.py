@@ -8,23 +8,24 @@ that a run trained in a notebook and a run loaded from disk are compared the sam
     plots.plot_runs(runs)                        # test accuracy, clean train accuracy and their gap per epoch
 
 The **gap** is the clean train accuracy minus the test accuracy, both measured in eval mode without augmentation
-(`train_eval_accuracy` and `test_accuracy` in the history). It is the usual measure of overfitting; a regulariser
-such as DropKey is meant to shrink it. The running `train_accuracy` is not used for the gap: it is averaged over
-an epoch of augmented batches with drops on, so it mixes in the regulariser's own noise.
+(`probe_train_accuracy` and `probe_test_accuracy` in the history; `metrics.gap`). It is the usual measure of
+overfitting; a regulariser such as DropKey is meant to shrink it. The `running_train_accuracy` is not used for the
+gap: it is averaged over an epoch of augmented batches with drops on, so it mixes in the regulariser's own noise.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import rundir
+from . import metrics, rundir
+from .config import TrainConfig
 from .rundir import Run
 from .tables import Table
 
-# Columns of `summary_table`: key of `final_metrics`, heading, format.
+# Columns of `summary_table`: key of `final_metrics`, heading, format. Measured columns take their heading from
+# the metrics registry (`metrics.short_label`).
 COLUMNS = (
     ("name", "run", "{}"),
     ("mode", "mode", "{}"),
@@ -32,10 +33,15 @@ COLUMNS = (
     ("schedule", "schedule", "{}"),
     ("epochs", "epochs", "{}"),
     ("train_size", "train size", "{}"),
-    ("train_accuracy", "train acc.", "{:.1%}"),
-    ("test_accuracy", "test acc.", "{:.1%}"),
-    ("gap", "gap", "{:+.1%}"),
-    ("seconds", "time", "{:.0f} s"),
+    *[
+        (key, metrics.short_label(key), fmt)
+        for key, fmt in (
+            ("probe_train_accuracy", "{:.1%}"),
+            ("probe_test_accuracy", "{:.1%}"),
+            ("probe_gap", "{:+.1%}"),
+            ("elapsed_seconds", "{:.0f} s"),
+        )
+    ],
 )
 
 
@@ -43,19 +49,18 @@ def final_metrics(run: Run) -> dict:
     """The final metrics of a run: one row of `summary_table`."""
     if not run.history:
         raise ValueError(f"run {run.name!r} has no finished epoch yet")
-    last = run.history[-1]
-    mode = run.config.get("mode", "?")
+    last, drop, config = run.history[-1], run.config.drop, run.config
     return {
         "name": run.name,
-        "mode": mode,
-        "drop_ratio": "-" if mode == "none" else run.config.get("drop_ratio"),
-        "schedule": "-" if mode == "none" else run.config.get("schedule"),
-        "epochs": f"{len(run.history)}/{run.config.get('epochs', '?')}",
-        "train_size": "all" if run.config.get("train_size") is None else run.config["train_size"],
-        "train_accuracy": last["train_eval_accuracy"],
-        "test_accuracy": last["test_accuracy"],
-        "gap": last["train_eval_accuracy"] - last["test_accuracy"],
-        "seconds": sum(r.get("seconds", 0.0) for r in run.history),
+        "mode": drop.mode,
+        "drop_ratio": "-" if drop.mode == "none" else drop.drop_ratio,
+        "schedule": "-" if drop.mode == "none" else drop.schedule,
+        "epochs": f"{len(run.history)}/{config.epochs}",
+        "train_size": "all" if config.train_size is None else config.train_size,
+        "probe_train_accuracy": last["probe_train_accuracy"],
+        "probe_test_accuracy": last["probe_test_accuracy"],
+        "probe_gap": metrics.gap(last["probe_train_accuracy"], last["probe_test_accuracy"]),
+        "elapsed_seconds": sum(r.get("seconds", 0.0) for r in run.history),
     }
 
 
@@ -67,7 +72,7 @@ def summary_table(runs: Iterable[Run]) -> Table:
     return Table([heading for _, heading, _ in COLUMNS], cells, align="r" * len(COLUMNS), rows=rows)
 
 
-def ensure_run(config: Any, out_dir: str | os.PathLike, *, name: str | None = None, **train_kwargs: Any) -> Run:
+def ensure_run(config: TrainConfig, out_dir: str | os.PathLike, *, name: str | None = None, **train_kwargs: Any) -> Run:
     """Train `config` into `out_dir` unless that folder already holds it, and return the run.
 
     - no run there yet: train from scratch;
@@ -81,7 +86,7 @@ def ensure_run(config: Any, out_dir: str | os.PathLike, *, name: str | None = No
 
     folder = Path(out_dir)
     if rundir.has_checkpoint(folder):
-        rundir.check_same_config(rundir.read_config(folder), asdict(config), folder)
+        rundir.check_same_config(rundir.read_config(folder).to_dict(), config.to_dict(), folder)
         if (folder / rundir.HISTORY_FILE).is_file() and rundir.load_run(folder, name).complete:
             return rundir.load_run(folder, name)
         train(config, out_dir=folder, resume=True, **train_kwargs)

@@ -43,3 +43,11 @@ def drop_ratios(drop_ratio: float, depth: int, schedule: str = "linear_down") ->
     steps = [2 * drop_ratio * i / (depth - 1) for i in range(depth)]  # 0 ... 2 * drop_ratio
     ratios = steps[::-1] if schedule == "linear_down" else steps
     return [round(r, 12) for r in ratios]
+
+
+def max_drop_ratio(schedule: str, depth: int) -> float:
+    """The bound (exclusive) of the mean drop ratios that `schedule` accepts at `depth`: 1 for the constant
+    schedule or a single layer, 0.5 for the linear ones (their largest layer ratio is 2 * drop_ratio)."""
+    check_choice(schedule, SCHEDULES, "schedule")
+    check_positive_int(depth, "depth")
+    return 1.0 if schedule == "constant" or depth == 1 else 0.5

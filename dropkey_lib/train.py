@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -38,78 +38,12 @@ from tqdm.auto import tqdm
 
 from . import rundir
 from .attention import MODES
-from .checks import check_choice, check_positive_int
+from .config import AUGMENTATIONS, FLAT_FIELDS, POOLS, STEMS, TrainConfig
 from .data import CIFAR10Data, epoch_generator, eval_batches, iterate_batches, load_cifar10, subset
 from .schedules import SCHEDULES
 from .settings import quick_mode
 from .tables import format_duration
-from .vit import POOLS, STEMS, TinyViT, ViTConfig
-
-AUGMENTATIONS = ("crop_flip", "flip", "none")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run. Defaults are full mode; see `QUICK` for quick mode.
-
-    The default recipe is tuned for time to accuracy on one CPU core: a narrow convolutional stem (`vit.ConvStem`),
-    two blocks with DropKey, mean pooling, batches of 64, 6 epochs, flips only, AdamW with `foreach` (its
-    multi-tensor update; on the CPU torch otherwise loops over the parameters). It was chosen by measurement (short
-    runs, then full runs side by side with the previous default, README "Measured"); the previous
-    default, a plain 4-block ViT with a patch embedding and a class token, is
-    `TrainConfig(stem="patch", pool="cls", depth=4, epochs=4, batch_size=128, train_eval_size=5000)`.
-    """
-
-    mode: str = "dropkey"  # attention regulariser, one of attention.MODES
-    drop_ratio: float = 0.1  # mean drop ratio over the layers
-    schedule: str = "linear_down"  # how the ratio changes with depth, one of schedules.SCHEDULES
-    window_size: int = 3  # block / cross window side for the structured modes
-    stem: str = "conv"  # "conv": convolutional stem; "patch": plain patch embedding (see vit.ViTConfig)
-    pool: str = "mean"  # "mean": average the patch tokens; "cls": a class token
-    dim: int = 96
-    depth: int = 2
-    num_heads: int = 4
-    mlp_ratio: float = 4.0
-    epochs: int = 6
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    label_smoothing: float = 0.1
-    # One of AUGMENTATIONS: random 4-pixel-padded crop and flip, flip only, or none. A run of a few epochs on one
-    # core is still underfitting, and there random crops cost accuracy: 56.9% with crop_flip against 60.2% with
-    # flip after 4 epochs of the previous default (README, "Measured"). Longer runs can choose crop_flip.
-    augment: str = "flip"
-    warmup_epochs: float = 0.5
-    seed: int = 0
-    train_size: int | None = None  # use at most this many training images (a class-balanced subset); None = all
-    test_size: int | None = None  # evaluate on at most this many test images; None = all 10,000
-    train_eval_size: int = 2000  # clean (eval-mode, unaugmented) accuracy is measured on this many train images
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "train_eval_size"):
-            check_positive_int(getattr(self, name), name)
-        for name in ("train_size", "test_size"):
-            if getattr(self, name) is not None:
-                check_positive_int(getattr(self, name), f"{name} (None for all)", minimum=10)
-        check_choice(self.augment, AUGMENTATIONS, "augment")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        self.model_config()  # validates the model's fields: size, mode, drop_ratio, schedule and window_size
-
-    def model_config(self) -> ViTConfig:
-        """The architecture and regulariser of the model this run trains."""
-        return ViTConfig.from_settings(asdict(self))
-
-    @classmethod
-    def create(cls, quick: bool | None = None, **overrides: Any) -> "TrainConfig":
-        """The default config of full or quick mode (`quick=None` reads DROPKEY_QUICK), with `overrides` applied."""
-        quick = quick_mode() if quick is None else quick
-        return cls(**{**(QUICK if quick else {}), **overrides})
-
-
-# Quick mode: a 0.13M-parameter model (the default's, 64 channels wide) on 4,000 training images for 8 epochs:
-# `dropkey-train --quick` took 45 s on 2 cores and reached 46.7% test accuracy; chance is 10% (README, "Measured").
-QUICK = dict(dim=64, epochs=8, batch_size=64, train_size=4000, test_size=1000, train_eval_size=1000)
+from .vit import TinyViT
 
 
 @dataclass
@@ -150,131 +84,225 @@ def train(
         seconds, measured on this machine (`DurationEstimator`); with `progress` it is also printed.
     device: where to train, e.g. "cuda" (default: the CPU). Runs are exactly resumable on the CPU; on a GPU the drop
         masks come from the GPU's random number generator, whose state the checkpoint does not hold.
-    model: train this module instead of a `TinyViT` built from the config's model fields (e.g. a timm model made
-        DropKey by `interop.apply_dropkey`). It must take images (B, 3, 32, 32) in [0, 1] and return logits; its
-        initial weights are its own, and a checkpoint of it holds no model config (`rundir.load_model` refuses it).
+    model: train this module instead of a `TinyViT` built from `config.model` (e.g. a timm model made DropKey by
+        `interop.apply_dropkey`). It must take images (B, 3, 32, 32) in [0, 1] and return logits; its initial
+        weights are its own, and `rundir.load_model` refuses its checkpoint (it cannot rebuild the module).
 
-    Each history record has: epoch, lr, train_loss and train_accuracy (running averages over the augmented
-    batches, with drops on), train_eval_accuracy (eval mode, unaugmented, on up to `train_eval_size` training
-    images), test_loss, test_accuracy, seconds (wall time of the epoch, evaluation included) and
-    images_per_second (training throughput), elapsed_seconds (the `seconds` of this and all earlier epochs: the
-    run's time to this accuracy) and finished_at (UTC time stamp, ISO 8601).
+    Each history record has: epoch, lr, the running_train_loss and running_train_accuracy of the epoch's batches,
+    probe_train_accuracy, probe_test_loss and probe_test_accuracy (on the run's evaluation subsets), seconds (wall
+    time of the epoch, evaluation included), images_per_second (training throughput), elapsed_seconds (the
+    `seconds` of this and all earlier epochs: the run's time to this accuracy) and finished_at (UTC time stamp,
+    ISO 8601). `metrics.METRICS` defines each.
     """
     if not isinstance(data, CIFAR10Data):
         data = load_cifar10(data, sample_fallback=quick_mode())
     if data.is_sample and progress:
-        print(
-            "!" * 80 + "\n! Training on the small CIFAR-10 sample bundled with dropkey_lib, not the full data set.\n"
-            "! Accuracies are not comparable with full CIFAR-10. Set DROPKEY_DATA or --data to use the real data.\n"
-            + "!"
-            * 80
-        )
+        print(SAMPLE_WARNING)
     train_images, train_labels = subset(data.train_images, data.train_labels, config.train_size, config.seed)
     test_images, test_labels = subset(data.test_images, data.test_labels, config.test_size, config.seed)
     probe_images, probe_labels = subset(train_images, train_labels, config.train_eval_size, config.seed)
 
     device = torch.device(device or "cpu")
     torch.manual_seed(config.seed)
-    model = (TinyViT(config.model_config()) if model is None else model).to(device)
+    model = (TinyViT(config.model) if model is None else model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
-    steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
-    total_steps = config.epochs * steps_per_epoch
-    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
-
     run_dir = Path(out_dir) if out_dir is not None else None
     state = _start_or_resume(run_dir, resume, config, model, optimizer)
     history: list[dict] = state["history"]
+    steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+    schedule = _Schedule(config, steps_per_epoch)
     estimator = DurationEstimator(
-        steps_left=total_steps - state["epoch"] * steps_per_epoch - state["step_in_epoch"],
+        steps_left=schedule.total_steps - state["epoch"] * steps_per_epoch - state["step_in_epoch"],
         batch_size=config.batch_size,
         eval_images_per_epoch=len(test_images) + len(probe_images),
         epochs_left=config.epochs - state["epoch"],
     )
+    run = _RunState(config, model, optimizer, history, run_dir)
 
     with _StopRequest() as stop:
         for epoch in range(state["epoch"], config.epochs):
-            first_step, totals = 0, {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-            if epoch == state["epoch"] and state["step_in_epoch"]:
-                first_step, totals = state["step_in_epoch"], state["totals"]
-            batches = iterate_batches(
+            resumed = epoch == state["epoch"] and state["step_in_epoch"]
+            first_step = state["step_in_epoch"] if resumed else 0
+            totals = state["totals"] if resumed else {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+            started = time.perf_counter()
+            lr = _train_epoch(
+                run,
                 train_images,
                 train_labels,
-                config.batch_size,
-                shuffle=True,
-                augment=config.augment != "none",
-                crop_padding=4 if config.augment == "crop_flip" else 0,
-                generator=epoch_generator(config.seed, epoch),
-                start_batch=first_step,
+                epoch,
+                first_step,
+                totals,
+                schedule,
+                stop,
+                started,
+                device,
+                _estimate_reporter(estimator, progress, on_estimate),
+                progress,
             )
-            model.train()
-            started = time.perf_counter()
-            bar = tqdm(
-                batches,
-                initial=first_step,
-                total=steps_per_epoch,
-                desc=f"epoch {epoch + 1}/{config.epochs}",
-                disable=not progress,
-                leave=False,
-            )
-            for step, (images, labels) in enumerate(bar, start=first_step):
-                lr = learning_rate(epoch * steps_per_epoch + step, total_steps, warmup_steps, config.lr)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                images, labels = images.to(device), labels.to(device)
-                logits = model(images)
-                loss = F.cross_entropy(logits, labels, label_smoothing=config.label_smoothing)
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}). "
-                        "Try a lower --lr; "
-                        + (f"the last good checkpoint is in {run_dir}." if run_dir else "nothing was saved.")
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                estimate = estimator.step()
-                if estimate is not None:
-                    if progress:
-                        tqdm.write(
-                            f"estimated duration of this run: about {format_duration(estimate)} on this machine "
-                            f"(measured from its first {estimator.measured_steps} steps)"
-                        )
-                    if on_estimate is not None:
-                        on_estimate(estimate)
-                totals["loss"] += loss.item() * len(labels)
-                totals["correct"] += int((logits.argmax(dim=1) == labels).sum())
-                totals["seen"] += len(labels)
-                bar.set_postfix(
-                    loss=f"{totals['loss'] / totals['seen']:.3f}", acc=f"{totals['correct'] / totals['seen']:.1%}"
-                )
-                if stop.requested and step + 1 < steps_per_epoch:
-                    totals["seconds"] += time.perf_counter() - started
-                    _interrupt(run_dir, config, model, optimizer, history, epoch, step + 1, totals)
-            bar.close()
             train_seconds = totals["seconds"] + time.perf_counter() - started
             record = {
                 "epoch": epoch + 1,
                 "lr": lr,
-                "train_loss": totals["loss"] / totals["seen"],
-                "train_accuracy": totals["correct"] / totals["seen"],
-                "train_eval_accuracy": evaluate(model, probe_images, probe_labels)[1],
+                "running_train_loss": totals["loss"] / totals["seen"],
+                "running_train_accuracy": totals["correct"] / totals["seen"],
+                "probe_train_accuracy": evaluate(model, probe_images, probe_labels)[1],
             }
-            record["test_loss"], record["test_accuracy"] = evaluate(model, test_images, test_labels)
+            record["probe_test_loss"], record["probe_test_accuracy"] = evaluate(model, test_images, test_labels)
             record["seconds"] = totals["seconds"] + time.perf_counter() - started
             record["images_per_second"] = totals["seen"] / train_seconds
             record["elapsed_seconds"] = sum(r["seconds"] for r in history) + record["seconds"]
             record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             history.append(record)
             if run_dir is not None:
-                _save(run_dir, config, model, optimizer, history, epoch + 1, 0, None)
+                run.save(epoch + 1, 0, None)
             if progress:
                 tqdm.write(format_record(record, config.epochs))
             if callback is not None:
                 callback(record)
             if stop.requested and epoch + 1 < config.epochs:
-                _interrupt(run_dir, config, model, optimizer, history, epoch + 1, 0, None)
+                run.interrupt(epoch + 1, 0, None)
     model.eval()
-    return TrainResult(model=model, history=history, test_accuracy=history[-1]["test_accuracy"])
+    return TrainResult(model=model, history=history, test_accuracy=history[-1]["probe_test_accuracy"])
+
+
+SAMPLE_WARNING = (
+    "!" * 80 + "\n! Training on the small CIFAR-10 sample bundled with dropkey_lib, not the full data set.\n"
+    "! Accuracies are not comparable with full CIFAR-10. Set DROPKEY_DATA or --data to use the real data.\n" + "!" * 80
+)
+
+
+@dataclass
+class _Schedule:
+    """Steps of a run and the learning rate of each step (`learning_rate`)."""
+
+    config: TrainConfig
+    steps_per_epoch: int
+
+    @property
+    def total_steps(self) -> int:
+        return self.config.epochs * self.steps_per_epoch
+
+    def lr(self, epoch: int, step: int) -> float:
+        warmup_steps = round(self.config.warmup_epochs * self.steps_per_epoch)
+        return learning_rate(epoch * self.steps_per_epoch + step, self.total_steps, warmup_steps, self.config.lr)
+
+
+@dataclass
+class _RunState:
+    """What a checkpoint saves, and where: the config, model, optimizer and history of a run."""
+
+    config: TrainConfig
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    history: list[dict]
+    run_dir: Path | None
+
+    def save(self, epoch: int, step_in_epoch: int, totals: dict | None) -> None:
+        """Write the checkpoint, then the history, each atomically. `epoch` counts completed epochs."""
+        checkpoint = {
+            "config": self.config.to_dict(),
+            "model_class": type(self.model).__name__,  # rundir.load_model rebuilds only a TinyViT
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "history": self.history,
+            "epoch": epoch,
+            "step_in_epoch": step_in_epoch,
+            "totals": totals,
+            "torch_rng": torch.get_rng_state(),
+        }
+        rundir.write_checkpoint(self.run_dir, checkpoint)
+        rundir.write_history(self.run_dir, self.history)
+
+    def interrupt(self, epoch: int, step_in_epoch: int, totals: dict | None) -> None:
+        """Save a checkpoint at this step (if the run has a folder) and stop the run."""
+        if self.run_dir is None:
+            raise TrainingInterrupted("training interrupted; the run had no out_dir, so nothing was saved")
+        self.save(epoch, step_in_epoch, totals)
+        raise TrainingInterrupted(f"training interrupted; checkpoint saved in {self.run_dir}. Continue with --resume.")
+
+
+def _estimate_reporter(
+    estimator: "DurationEstimator", progress: bool, on_estimate: Callable[[float], None] | None
+) -> Callable[[], None]:
+    """A function to call after each optimiser step: it reports the run's estimated duration once it is known."""
+
+    def step() -> None:
+        estimate = estimator.step()
+        if estimate is None:
+            return
+        if progress:
+            tqdm.write(
+                f"estimated duration of this run: about {format_duration(estimate)} on this machine "
+                f"(measured from its first {estimator.measured_steps} steps)"
+            )
+        if on_estimate is not None:
+            on_estimate(estimate)
+
+    return step
+
+
+def _train_epoch(
+    run: _RunState,
+    images: Tensor,
+    labels: Tensor,
+    epoch: int,
+    first_step: int,
+    totals: dict,
+    schedule: _Schedule,
+    stop: "_StopRequest",
+    started: float,
+    device: torch.device,
+    after_step: Callable[[], None],
+    progress: bool,
+) -> float:
+    """Train one epoch from `first_step`, adding loss, hits, images and time to `totals`; return the last lr."""
+    config, model, optimizer = run.config, run.model, run.optimizer
+    batches = iterate_batches(
+        images,
+        labels,
+        config.batch_size,
+        shuffle=True,
+        augment=config.augment != "none",
+        crop_padding=4 if config.augment == "crop_flip" else 0,
+        generator=epoch_generator(config.seed, epoch),
+        start_batch=first_step,
+    )
+    model.train()
+    steps = schedule.steps_per_epoch
+    bar = tqdm(
+        batches,
+        initial=first_step,
+        total=steps,
+        desc=f"epoch {epoch + 1}/{config.epochs}",
+        disable=not progress,
+        leave=False,
+    )
+    lr = schedule.lr(epoch, first_step)
+    for step, (batch, batch_labels) in enumerate(bar, start=first_step):
+        lr = schedule.lr(epoch, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch, batch_labels = batch.to(device), batch_labels.to(device)
+        logits = model(batch)
+        loss = F.cross_entropy(logits, batch_labels, label_smoothing=config.label_smoothing)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"the loss became {loss.item()} at epoch {epoch + 1}, step {step + 1} (lr {lr:.3g}). Try a lower "
+                "--lr; " + (f"the last good checkpoint is in {run.run_dir}." if run.run_dir else "nothing was saved.")
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        after_step()
+        totals["loss"] += loss.item() * len(batch_labels)
+        totals["correct"] += int((logits.argmax(dim=1) == batch_labels).sum())
+        totals["seen"] += len(batch_labels)
+        bar.set_postfix(loss=f"{totals['loss'] / totals['seen']:.3f}", acc=f"{totals['correct'] / totals['seen']:.1%}")
+        if stop.requested and step + 1 < steps:
+            totals["seconds"] += time.perf_counter() - started
+            run.interrupt(epoch, step + 1, totals)
+    bar.close()
+    return lr
 
 
 class DurationEstimator:
@@ -343,40 +371,15 @@ def evaluate(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int =
 def format_record(record: dict, epochs: int) -> str:
     """One line per epoch for logs."""
     return (
-        f"epoch {record['epoch']}/{epochs}  train loss {record['train_loss']:.3f} acc {record['train_accuracy']:.1%}  "
-        f"test loss {record['test_loss']:.3f} acc {record['test_accuracy']:.1%}  "
+        f"epoch {record['epoch']}/{epochs}  train loss {record['running_train_loss']:.3f} "
+        f"acc {record['running_train_accuracy']:.1%}  "
+        f"test loss {record['probe_test_loss']:.3f} acc {record['probe_test_accuracy']:.1%}  "
         f"({record['seconds']:.0f} s, {record['images_per_second']:.0f} img/s)"
     )
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # Checkpoints
-
-
-def _save(
-    run_dir: Path,
-    config: TrainConfig,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    history: list[dict],
-    epoch: int,
-    step_in_epoch: int,
-    totals: dict | None,
-) -> None:
-    """Write the checkpoint, then the history, each atomically. `epoch` counts completed epochs."""
-    checkpoint = {
-        "config": asdict(config),
-        "model_config": model.config.to_dict() if isinstance(model, TinyViT) else None,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "history": history,
-        "epoch": epoch,
-        "step_in_epoch": step_in_epoch,
-        "totals": totals,
-        "torch_rng": torch.get_rng_state(),
-    }
-    rundir.write_checkpoint(run_dir, checkpoint)
-    rundir.write_history(run_dir, history)
 
 
 def _start_or_resume(
@@ -399,19 +402,11 @@ def _start_or_resume(
     if not rundir.has_checkpoint(run_dir):
         raise FileNotFoundError(f"nothing to resume: {run_dir / rundir.CHECKPOINT_FILE} does not exist")
     checkpoint = rundir.read_checkpoint(run_dir / rundir.CHECKPOINT_FILE)
-    rundir.check_same_config(checkpoint["config"], asdict(config), run_dir)
+    rundir.check_same_config(checkpoint["config"], config.to_dict(), run_dir)
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     torch.set_rng_state(checkpoint["torch_rng"])
     return checkpoint
-
-
-def _interrupt(run_dir: Path | None, config, model, optimizer, history, epoch, step, totals) -> None:
-    """Save a checkpoint at this step (if the run has a folder) and stop the run."""
-    if run_dir is None:
-        raise TrainingInterrupted("training interrupted; the run had no out_dir, so nothing was saved")
-    _save(run_dir, config, model, optimizer, history, epoch, step, totals)
-    raise TrainingInterrupted(f"training interrupted; checkpoint saved in {run_dir}. Continue with --resume.")
 
 
 class _StopRequest:
@@ -443,50 +438,57 @@ class _StopRequest:
 # CLI
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    defaults = TrainConfig()
+# Choices of the config fields that have them, for the CLI's flags.
+CHOICES = {"mode": MODES, "schedule": SCHEDULES, "stem": STEMS, "pool": POOLS, "augment": AUGMENTATIONS}
+# Options of the command itself, not of the config.
+RUN_OPTIONS = ("data", "out", "quick", "resume", "threads", "device")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One flag per leaf field of `TrainConfig` (`config.FLAT_FIELDS`: `--drop-ratio`, `--stem-width`, ...), then
+    the options of the command."""
+    defaults, quick = TrainConfig().flat(), TrainConfig.create(quick=True).flat()
     parser = argparse.ArgumentParser(prog="dropkey-train", description="Train a TinyViT on CIFAR-10 with DropKey.")
-    parser.add_argument("--mode", choices=MODES, help=f"attention regulariser (default {defaults.mode})")
-    parser.add_argument(
-        "--drop-ratio", type=float, help=f"mean drop ratio over the layers (default {defaults.drop_ratio})"
-    )
-    parser.add_argument("--schedule", choices=SCHEDULES, help=f"ratio over depth (default {defaults.schedule})")
-    parser.add_argument("--window-size", type=int, help="block/cross window side (default 3)")
-    parser.add_argument(
-        "--stem", choices=STEMS, help=f"convolutional stem or plain patch embedding (default {defaults.stem})"
-    )
-    parser.add_argument("--pool", choices=POOLS, help=f"mean of the tokens or class token (default {defaults.pool})")
-    parser.add_argument("--epochs", type=int, help=f"default {defaults.epochs} ({QUICK['epochs']} with --quick)")
-    parser.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
-    parser.add_argument("--lr", type=float, help=f"peak learning rate (default {defaults.lr})")
-    parser.add_argument("--seed", type=int, help="default 0")
-    parser.add_argument("--train-size", type=int, help="use a class-balanced subset of this many training images")
-    parser.add_argument("--augment", choices=AUGMENTATIONS, help="training augmentation (default flip)")
+    config_flags = parser.add_argument_group("run config (defaults: full mode; with --quick where it differs)")
+    for name, default in defaults.items():
+        where = ".".join(FLAT_FIELDS[name][:-1]) or "recipe"
+        shown = f"{default}" + (f"; {quick[name]} with --quick" if quick[name] != default else "")
+        kind = float if isinstance(default, float) else int if isinstance(default, int) or default is None else str
+        config_flags.add_argument(
+            f"--{name.replace('_', '-')}", type=kind, choices=CHOICES.get(name), help=f"{where}: default {shown}"
+        )
     parser.add_argument("--data", help="CIFAR-10 location (also env DROPKEY_DATA); see dropkey_lib.data")
     parser.add_argument("--out", help="run folder (default runs/<mode>-<ratio>-<schedule>-seed<seed>)")
     parser.add_argument("--quick", action="store_true", help="small data, model and epochs (also DROPKEY_QUICK=1)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--device", help="where to train, e.g. cuda (default: the CPU)")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The run config of parsed arguments: quick or full mode's defaults, then every config flag that was given."""
+    changes = {name: value for name, value in vars(args).items() if value is not None and name not in RUN_OPTIONS}
+    return TrainConfig.create(quick=args.quick or quick_mode(), **changes)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    overrides = {
-        name: value
-        for name, value in vars(args).items()
-        if value is not None and name not in ("data", "out", "quick", "resume", "threads", "device")
-    }
     try:
-        config = TrainConfig.create(quick=args.quick or quick_mode(), **overrides)
+        config = config_from_args(args)
     except ValueError as error:
         print(f"dropkey-train: error: {error}", file=sys.stderr)
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out or f"runs/{config.mode}-{config.drop_ratio:g}-{config.schedule}-seed{config.seed}")
-    print(f"run folder: {out}\nconfig: {json.dumps(asdict(config))}")
+    drop = config.drop
+    out = Path(args.out or f"runs/{drop.mode}-{drop.drop_ratio:g}-{drop.schedule}-seed{config.seed}")
+    ratios = ", ".join(f"{r:g}" for r in drop.layer_ratios(config.model.depth))
+    print(f"run folder: {out}\nconfig: {json.dumps(config.to_dict())}\ndrop ratio per layer, first to last: {ratios}")
     try:
         result = train(config, data=args.data, out_dir=out, resume=args.resume, device=args.device)
     except TrainingInterrupted as error:

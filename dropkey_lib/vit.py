@@ -8,87 +8,18 @@
       -> depth x pre-norm Block: x + Attention(LN(x)), then x + MLP(LN(x))
       -> LayerNorm, pool (class token or mean of the patch tokens), linear head -> logits (B, num_classes)
 
-Each block's attention gets its regulariser (`mode`) and its own drop ratio from the depth schedule
-(`drop_ratios(drop_ratio, depth, schedule)`).
+Each block's attention gets the model's regulariser (`config.drop`, a `DropConfig`) with its own drop ratio from the
+depth schedule (`config.drop.layer_drops(depth)`). The settings are `config.ViTConfig`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
-
 import torch
 from torch import Tensor, nn
 
-from .attention import Attention, check_mode, check_window_size
-from .checks import check_choice, check_positive_int
+from .attention import Attention, DropConfig
+from .config import ViTConfig
 from .data import CIFAR10_MEAN, CIFAR10_STD
-from .schedules import drop_ratios
-
-STEMS = ("conv", "patch")
-POOLS = ("cls", "mean")
-
-
-@dataclass
-class ViTConfig:
-    """Architecture and regulariser of a `TinyViT`.
-
-    The defaults are the model of the default training recipe (`train.TrainConfig`): a convolutional stem, two
-    blocks, mean pooling, 0.27M parameters. `ViTConfig(stem="patch", pool="cls", depth=4)` is the plain ViT of
-    notebook 07 and of the shipped checkpoints (0.46M parameters).
-    """
-
-    image_size: int = 32
-    patch_size: int = 4
-    num_classes: int = 10
-    dim: int = 96
-    depth: int = 2
-    num_heads: int = 4
-    mlp_ratio: float = 4.0
-    stem: str = "conv"  # "conv": convolutional stem (converges faster); "patch": the plain ViT patch embedding
-    stem_width: int = 32  # channels of the convolutional stem's first two convolutions (stem="conv" only)
-    pool: str = "mean"  # "cls": classify from the class token; "mean": average the patch tokens (no class token)
-    mode: str = "dropkey"  # the attention regulariser, one of attention.MODES
-    drop_ratio: float = 0.1  # mean drop ratio over the layers
-    schedule: str = "linear_down"  # how the drop ratio changes with depth, one of schedules.SCHEDULES
-    window_size: int = 3  # side of the block / cross windows of the structured modes
-
-    def __post_init__(self) -> None:
-        for name in ("image_size", "patch_size", "num_classes", "dim", "depth", "num_heads", "stem_width"):
-            check_positive_int(getattr(self, name), name)
-        if self.dim % self.num_heads != 0:
-            raise ValueError(f"dim ({self.dim}) must be divisible by num_heads ({self.num_heads})")
-        if self.image_size % self.patch_size != 0:
-            raise ValueError(f"patch_size ({self.patch_size}) must divide image_size ({self.image_size})")
-        check_choice(self.stem, STEMS, "stem")
-        if self.stem == "conv" and (self.patch_size < 2 or self.patch_size & (self.patch_size - 1)):
-            raise ValueError(f"stem='conv' needs a patch_size that is a power of two >= 2, got {self.patch_size}")
-        check_choice(self.pool, POOLS, "pool")
-        check_mode(self.mode)
-        check_window_size(self.window_size)
-        drop_ratios(self.drop_ratio, self.depth, self.schedule)  # validates drop_ratio and schedule
-
-    @property
-    def grid_size(self) -> tuple[int, int]:
-        side = self.image_size // self.patch_size
-        return side, side
-
-    @property
-    def num_prefix_tokens(self) -> int:
-        return 1 if self.pool == "cls" else 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "ViTConfig":
-        """The config made of those entries of `settings` that are `ViTConfig` fields (the others are ignored).
-
-        A `TrainConfig` shares the model's field names, so `ViTConfig.from_settings(asdict(train_config))` is the
-        model that run trains.
-        """
-        names = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in settings.items() if key in names})
 
 
 class Normalize(nn.Module):
@@ -153,18 +84,10 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: (B, N, C) -> (B, N, C)."""
 
-    def __init__(self, config: ViTConfig, drop_ratio: float) -> None:
+    def __init__(self, config: ViTConfig, drop: DropConfig) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(config.dim)
-        self.attn = Attention(
-            config.dim,
-            config.num_heads,
-            mode=config.mode,
-            drop_ratio=drop_ratio,
-            grid_size=config.grid_size,
-            window_size=config.window_size,
-            num_prefix_tokens=config.num_prefix_tokens,
-        )
+        self.attn = Attention(config.dim, config.num_heads, drop, config.layout)
         self.norm2 = nn.LayerNorm(config.dim)
         self.mlp = MLP(config.dim, int(config.dim * config.mlp_ratio))
 
@@ -184,11 +107,11 @@ class TinyViT(nn.Module):
             self.patch_embed: nn.Module = ConvStem(config.dim, config.patch_size, config.stem_width)
         else:
             self.patch_embed = nn.Conv2d(3, config.dim, kernel_size=config.patch_size, stride=config.patch_size)
-        num_patches = config.grid_size[0] * config.grid_size[1]
+        self.layout = config.layout
         self.cls_token = nn.Parameter(torch.zeros(1, 1, config.dim)) if config.pool == "cls" else None
-        self.pos_embed = nn.Parameter(torch.zeros(1, config.num_prefix_tokens + num_patches, config.dim))
-        self.layer_drop_ratios = drop_ratios(config.drop_ratio, config.depth, config.schedule)
-        self.blocks = nn.ModuleList(Block(config, ratio) for ratio in self.layer_drop_ratios)
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.layout.num_tokens, config.dim))
+        self.layer_drop_ratios = config.drop.layer_ratios(config.depth)
+        self.blocks = nn.ModuleList(Block(config, drop) for drop in config.drop.layer_drops(config.depth))
         self.norm = nn.LayerNorm(config.dim)
         self.head = nn.Linear(config.dim, config.num_classes)
         self._init_weights()

@@ -22,19 +22,21 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import time
-from dataclasses import asdict
 from typing import Any, Sequence
 
+from . import metrics
 from . import train as training
 from .attention import MODES
 from .plots import plot_history
 from .rundir import Run
 from .runs import summary_table
-from .schedules import SCHEDULES, drop_ratios
+from .schedules import SCHEDULES, max_drop_ratio
 from .tables import format_duration
 
 PLACEHOLDER_TEXT = "Press Train to start a run."
+RATIO_STEP = 0.05  # the drop-ratio slider's step
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -108,7 +110,8 @@ class LiveTrainingPlot:
         else:
             last = self.records[-1]
             state = (
-                f"epoch {done}/{total}: test acc. {last['test_accuracy']:.1%}, "
+                f"epoch {done}/{total}: {metrics.short_label('probe_test_accuracy')} "
+                f"{last['probe_test_accuracy']:.1%}, "
                 f"{time.perf_counter() - self.started:.0f} s elapsed"
             )
         return f"{self.title} | {state}" if self.title else state
@@ -136,7 +139,7 @@ class LiveTrainingPlot:
             self._handle.update(Image(data=self.png(), format="png"))
 
     def __call__(self, record: dict) -> None:
-        self.records.append(dict(record))
+        self.records.append(metrics.upgrade_record(record))
         self.update()
 
 
@@ -179,19 +182,18 @@ class TrainingDashboard:
         self.busy = False
 
         wide = {"description_width": "90px"}
-        self.mode = w.Dropdown(options=list(MODES), value=self.base.mode, description="mode", style=wide)
+        drop = self.base.drop
+        self.mode = w.Dropdown(options=list(MODES), value=drop.mode, description="mode", style=wide)
         self.drop_ratio = w.FloatSlider(
-            value=self.base.drop_ratio,
+            value=drop.drop_ratio,
             min=0.0,
-            max=0.9,
-            step=0.05,
+            max=self._ratio_limit(drop.schedule),
+            step=RATIO_STEP,
             description="drop ratio",
             readout_format=".2f",
             style=wide,
         )
-        self.schedule = w.Dropdown(
-            options=list(SCHEDULES), value=self.base.schedule, description="schedule", style=wide
-        )
+        self.schedule = w.Dropdown(options=list(SCHEDULES), value=drop.schedule, description="schedule", style=wide)
         self.epochs = w.IntSlider(
             value=min(self.base.epochs, max_epochs),
             min=1,
@@ -236,20 +238,20 @@ class TrainingDashboard:
 
     # -- settings ----------------------------------------------------------------------------------------------
 
+    def _ratio_limit(self, schedule: str) -> float:
+        """The largest ratio on the slider's steps that `schedule` accepts at the base model's depth."""
+        bound = max_drop_ratio(schedule, self.base.model.depth)  # exclusive
+        return round(math.ceil(bound / RATIO_STEP - 1 - 1e-9) * RATIO_STEP, 6)
+
     def config(self) -> "training.TrainConfig":
         """The `TrainConfig` of the current settings. Raises ValueError (with the reason) for an invalid one."""
-        settings = asdict(self.base)
-        mode = self.mode.value
-        settings.update(
-            mode=mode,
-            drop_ratio=0.0
-            if mode == "none"
-            else float(round(self.drop_ratio.value, 6)),  # plain attention drops nothing
+        return self.base.replace(
+            mode=self.mode.value,
+            drop_ratio=float(round(self.drop_ratio.value, 6)),
             schedule=self.schedule.value,
             epochs=int(self.epochs.value),
             train_size=self.train_size.value,
         )
-        return training.TrainConfig(**settings)
 
     def _say(self, text: str, kind: str = "info") -> None:
         colour = {"info": "#444", "error": "#b00020", "ok": "#1b5e20"}[kind]
@@ -259,18 +261,20 @@ class TrainingDashboard:
     def _on_change(self, _change: Any = None) -> None:
         if self.busy:
             return
+        self.drop_ratio.max = self._ratio_limit(self.schedule.value)  # clamps the value to the new maximum
         try:
             config = self.config()
         except ValueError as error:
             self._say(f"These settings cannot be trained: {error}", "error")
             return
-        self.drop_ratio.disabled = config.mode == "none"
-        self.schedule.disabled = config.mode == "none"
-        if config.mode == "none":
+        drop = config.drop
+        self.drop_ratio.disabled = drop.mode == "none"
+        self.schedule.disabled = drop.mode == "none"
+        if drop.mode == "none":
             self._say("Plain attention: no regulariser (the drop ratio and schedule are not used).")
         else:
-            per_layer = ", ".join(f"{r:.2f}" for r in drop_ratios(config.drop_ratio, config.depth, config.schedule))
-            self._say(f"{config.mode}: drop ratio per layer, first to last: {per_layer}")
+            per_layer = ", ".join(f"{r:.2f}" for r in drop.layer_ratios(config.model.depth))
+            self._say(f"{drop.mode}: drop ratio per layer, first to last: {per_layer}")
 
     # -- training ----------------------------------------------------------------------------------------------
 
@@ -350,7 +354,4 @@ class TrainingDashboard:
 def describe(config: "training.TrainConfig") -> str:
     """A short description of a run's settings, e.g. 'dropkey 0.10 linear_down, 4 epochs, 4,000 images'."""
     size = "all images" if config.train_size is None else f"{config.train_size:,} images"
-    regulariser = (
-        "no regulariser" if config.mode == "none" else f"{config.mode} {config.drop_ratio:.2f} {config.schedule}"
-    )
-    return f"{regulariser}, {config.epochs} epochs, {size}"
+    return f"{config.drop.describe()}, {config.epochs} epochs, {size}"

@@ -8,12 +8,14 @@ import torch
 from dropkey_lib.attention import (
     MODES,
     Attention,
+    DropConfig,
+    TokenLayout,
     additive_mask,
     attention,
     bernoulli_indices,
+    drop_mask_for,
     dropkey_attention_reference,
     dropkey_weights,
-    sample_additive_key_drops,
     sample_drop_mask,
     sample_key_drops,
     sample_structured_drops,
@@ -91,10 +93,9 @@ def test_the_same_generator_state_gives_the_same_mask():
     )
 
 
-def test_additive_sampler_draws_the_same_mask_as_the_bool_sampler():
+def test_the_fast_path_mask_is_the_bool_mask_as_an_additive_mask():
     drops = sample_key_drops((4, 3, 9, 9), 0.3, generator=generator(3))
-    additive = sample_additive_key_drops((4, 3, 9, 9), 0.3, torch.float32, generator=generator(3))
-    assert torch.equal(additive < 0, drops)
+    additive = drop_mask_for((4, 3, 9, 9), DropConfig("dropkey", 0.3), None, torch.float32, generator(3))
     assert torch.equal(additive, additive_mask(drops, torch.float32))
 
 
@@ -294,7 +295,7 @@ def test_dropout_mode_rescales_kept_weights():
 def test_attention_module_shapes_and_modes():
     x = torch.randn(2, 17, 32)
     for mode in MODES:
-        module = Attention(32, 4, mode=mode, drop_ratio=0.2, grid_size=(4, 4), num_prefix_tokens=1).train()
+        module = Attention(32, 4, DropConfig(mode, 0.2), TokenLayout((4, 4), 1)).train()
         assert module(x).shape == (2, 17, 32)
         weights = module.attention_weights(x)
         assert weights.shape == (2, 4, 17, 17)
@@ -393,8 +394,8 @@ def test_structured_modes_without_a_grid_raise_naming_grid_size(mode):
     q, k, v = qkv(2, 17, 4)
     with pytest.raises(ValueError, match="grid_size"):
         attention(q, k, v, mode=mode, drop_ratio=0.1, training=True)
-    with pytest.raises(ValueError, match="grid_size"):
-        Attention(16, 2, mode=mode, drop_ratio=0.1)
+    with pytest.raises(ValueError, match="layout"):
+        Attention(16, 2, DropConfig(mode, 0.1))
 
 
 def test_grid_that_does_not_match_the_keys_raises():

@@ -8,8 +8,11 @@ from test_train import interrupt_at_batch
 
 from dropkey_lib import data as data_module
 from dropkey_lib import rundir
+from dropkey_lib.config import FLAT_FIELDS
 from dropkey_lib.data import SAMPLE_PATH, load_cifar10
 from dropkey_lib.experiments import (
+    GRIDS,
+    PINNED_FIELDS,
     export_checkpoint,
     export_checkpoints,
     fingerprint_test_set,
@@ -29,12 +32,26 @@ def test_grids_pair_seeds_across_configurations():
     runs = grid_runs("small-data", seeds=3)
     seeds = {run.name: sorted(r.config.seed for r in runs if r.name == run.name) for run in runs}
     assert all(s == [0, 1, 2] for s in seeds.values())
-    assert len({(r.config.dim, r.config.depth, r.config.train_size, r.config.epochs) for r in runs}) == 1
+    assert len({(r.config.model.dim, r.config.model.depth, r.config.train_size, r.config.epochs) for r in runs}) == 1
 
 
 def test_schedule_configurations_share_the_mean_ratio():
     runs = {r.name: r.config for r in grid_runs("small-data", seeds=1)}
-    assert {runs[n].drop_ratio for n in ("dropkey-0.2", "dropkey-0.2-linear_down", "dropkey-0.2-linear_up")} == {0.2}
+    assert {runs[n].drop.drop_ratio for n in ("dropkey-0.2", "dropkey-0.2-linear_down", "dropkey-0.2-linear_up")} == {
+        0.2
+    }
+
+
+def test_a_grid_runs_the_seed_count_it_was_planned_with_unless_told_otherwise():
+    assert {run.config.seed for run in grid_runs("small-data-conv-q1")} == set(range(10))
+    assert {run.config.seed for run in grid_runs("small-data")} == set(range(5))
+    assert {run.config.seed for run in grid_runs("small-data", seeds=2)} == {0, 1}
+
+
+def test_grids_pin_every_config_field_instead_of_following_the_defaults():
+    assert set(PINNED_FIELDS) == set(FLAT_FIELDS)
+    model = GRIDS["full-data"].base.model
+    assert (model.stem, model.pool, model.dim, model.depth, model.stem_width) == ("conv", "mean", 96, 2, 32)
 
 
 def test_unknown_grid_raises_naming_grid():
@@ -84,7 +101,7 @@ def test_exporting_runs_writes_an_index_with_paths_relative_to_the_folder_above_
     index = json.loads((root / "checkpoints.json").read_text())
     assert [entry["path"] for entry in index] == ["results/checkpoints/none.pt", "results/checkpoints/dropkey-0.2.pt"]
     loaded = read_checkpoint_index(root / "checkpoints.json")
-    assert load_model(loaded["dropkey-0.2"]["path"]).config.mode == "dropkey"
+    assert load_model(loaded["dropkey-0.2"]["path"]).config.drop.mode == "dropkey"
     assert "results/checkpoints/none.pt: test accuracy" in capsys.readouterr().out
 
 

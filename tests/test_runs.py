@@ -34,7 +34,7 @@ def run_folders(tmp_path_factory):
 def test_load_run_reads_config_and_history(run_folders):
     run = load_run(run_folders / "dropkey")
     assert run.name == "dropkey" and run.path == run_folders / "dropkey"
-    assert run.config == json.loads((run_folders / "dropkey" / "config.json").read_text())
+    assert run.config.to_dict() == json.loads((run_folders / "dropkey" / "config.json").read_text())
     assert [r["epoch"] for r in run.history] == [1, 2]
     assert run.complete
 
@@ -60,10 +60,10 @@ def test_table_has_final_metrics_and_the_gap_uses_clean_train_accuracy(run_folde
     assert len(table) == 2
     for run, row in zip(runs, table.rows):
         last = run.history[-1]
-        assert row["train_accuracy"] == last["train_eval_accuracy"]
-        assert row["test_accuracy"] == last["test_accuracy"]
-        assert row["gap"] == pytest.approx(last["train_eval_accuracy"] - last["test_accuracy"])
-        assert row["seconds"] == pytest.approx(sum(r["seconds"] for r in run.history))
+        assert row["probe_train_accuracy"] == last["probe_train_accuracy"]
+        assert row["probe_test_accuracy"] == last["probe_test_accuracy"]
+        assert row["probe_gap"] == pytest.approx(last["probe_train_accuracy"] - last["probe_test_accuracy"])
+        assert row["elapsed_seconds"] == pytest.approx(sum(r["seconds"] for r in run.history))
     assert table.rows[1]["drop_ratio"] == "-"  # plain attention has no drop ratio
     assert table.rows[0]["drop_ratio"] == 0.2 and table.rows[0]["schedule"] == "linear_down"
     text, page = str(table), table._repr_html_()
@@ -73,8 +73,8 @@ def test_table_has_final_metrics_and_the_gap_uses_clean_train_accuracy(run_folde
 
 def test_gap_curve_is_clean_train_minus_test(run_folders):
     run = load_run(run_folders / "none")
-    expected = [r["train_eval_accuracy"] - r["test_accuracy"] for r in run.history]
-    assert run.curve("gap") == pytest.approx(expected)
+    expected = [r["probe_train_accuracy"] - r["probe_test_accuracy"] for r in run.history]
+    assert run.curve("probe_gap") == pytest.approx(expected)
 
 
 def test_plot_has_one_panel_per_metric_and_one_line_per_run(run_folders):
@@ -97,7 +97,7 @@ def test_run_in_memory_compares_like_a_loaded_one(run_folders):
     in_memory = Run.from_result("dropkey", config, result)
     loaded = load_run(run_folders / "dropkey")
     assert in_memory.config == loaded.config
-    assert summary_table([in_memory]).rows[0]["test_accuracy"] == loaded.history[-1]["test_accuracy"]
+    assert summary_table([in_memory]).rows[0]["probe_test_accuracy"] == loaded.history[-1]["probe_test_accuracy"]
 
 
 def test_ensure_run_trains_once_then_loads(tmp_path, monkeypatch):

@@ -13,16 +13,19 @@ import torch
 from tiny import tiny_config, tiny_data
 
 import dropkey_lib.train as train_module
-from dropkey_lib.rundir import load_model, read_checkpoint, upgrade_config, write_model
+from dropkey_lib.config import FLAT_FIELDS, TrainConfig, ViTConfig
+from dropkey_lib.rundir import load_model, upgrade_config
 from dropkey_lib.train import (
-    TrainConfig,
     TrainingDiverged,
     TrainingInterrupted,
+    build_parser,
+    config_from_args,
     learning_rate,
     main,
+    parse_args,
     train,
 )
-from dropkey_lib.vit import TinyViT, ViTConfig, count_parameters
+from dropkey_lib.vit import TinyViT, count_parameters
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -69,12 +72,12 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero():
 )
 def test_invalid_config_raises_naming_the_field(overrides, name):
     with pytest.raises(ValueError, match=name):
-        TrainConfig(**overrides)
+        TrainConfig().replace(**overrides)
 
 
 def test_quick_config_is_smaller_than_full():
     quick, full = TrainConfig.create(quick=True), TrainConfig.create(quick=False)
-    assert quick.train_size < 10_000 and full.train_size is None and quick.dim < full.dim
+    assert quick.train_size < 10_000 and full.train_size is None and quick.model.dim < full.model.dim
 
 
 # --- a run ----------------------------------------------------------------------------------------------------
@@ -83,9 +86,10 @@ def test_quick_config_is_smaller_than_full():
 def test_history_has_one_record_per_epoch_with_train_and_test_metrics():
     result = train(tiny_config(), data=tiny_data(), progress=False)
     assert [r["epoch"] for r in result.history] == [1, 2]
-    for key in ("train_loss", "train_accuracy", "train_eval_accuracy", "test_loss", "test_accuracy", "seconds"):
+    keys = ("running_train_loss", "running_train_accuracy", "probe_train_accuracy", "probe_test_loss")
+    for key in (*keys, "probe_test_accuracy", "seconds"):
         assert all(key in record for record in result.history)
-    assert result.test_accuracy == result.history[-1]["test_accuracy"]
+    assert result.test_accuracy == result.history[-1]["probe_test_accuracy"]
     assert not result.model.training
 
 
@@ -97,7 +101,7 @@ def test_history_stamps_every_epoch_with_the_time_to_reach_it():
 
 
 def test_the_default_recipe_trains_the_conv_stem_model_with_mean_pooling():
-    model_config = TrainConfig().model_config()
+    model_config = TrainConfig().model
     assert (model_config.stem, model_config.pool) == ("conv", "mean")
     assert count_parameters(TinyViT(model_config)) < 1_000_000
 
@@ -130,7 +134,7 @@ def test_every_mode_starts_from_the_same_initial_weights():
 
 def test_run_folder_holds_config_history_and_checkpoint(tmp_path):
     train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
-    assert json.loads((tmp_path / "config.json").read_text())["mode"] == "dropkey"
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["drop"]["mode"] == "dropkey"
     assert len(json.loads((tmp_path / "history.json").read_text())) == 2
     assert (tmp_path / "checkpoint.pt").is_file()
     assert not list(tmp_path.glob("*.tmp"))
@@ -145,7 +149,7 @@ def test_load_model_gives_the_trained_model_in_eval_mode(tmp_path):
 def test_load_model_needs_nothing_but_the_checkpoint_file(tmp_path):
     result = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
     checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
-    del checkpoint["config"], checkpoint["optimizer"], checkpoint["history"]  # the model config alone rebuilds it
+    del checkpoint["optimizer"], checkpoint["history"]  # the config (which holds the model's) alone rebuilds it
     torch.save(checkpoint, tmp_path / "model-only.pt")
     assert same_weights(load_model(tmp_path / "model-only.pt"), result.model)
 
@@ -185,24 +189,25 @@ def test_device_cpu_trains_like_the_default():
 def test_a_config_written_before_the_stem_existed_means_the_patch_stem_and_class_token():
     old = {"dim": 96, "depth": 4, "attention_mode": "dropkey", "ratio": 0.1}  # a TrainConfig of the first releases
     assert upgrade_config(old) == {
-        "dim": 96,
-        "depth": 4,
-        "mode": "dropkey",
-        "drop_ratio": 0.1,
-        "stem": "patch",
-        "pool": "cls",
-        "mlp_ratio": 4.0,
+        "model": {
+            "dim": 96,
+            "depth": 4,
+            "stem": "patch",
+            "pool": "cls",
+            "mlp_ratio": 4.0,
+            "drop": {"mode": "dropkey", "drop_ratio": 0.1},
+        }
     }
-    assert upgrade_config({"stem": "conv", "pool": "mean", "mlp_ratio": 3.0})["stem"] == "conv"
+    assert upgrade_config({"stem": "conv", "pool": "mean", "mlp_ratio": 3.0})["model"]["stem"] == "conv"
 
 
 def test_an_old_model_file_without_a_stem_still_loads_exactly(tmp_path):
     torch.manual_seed(0)
     old = TinyViT(ViTConfig(stem="patch", pool="cls", mlp_ratio=4.0, dim=32, depth=2, num_heads=2)).eval()
-    write_model(tmp_path / "old.pt", old)
-    checkpoint = read_checkpoint(tmp_path / "old.pt")
-    del checkpoint["model_config"]["stem"]  # what the files written before the convolutional stem hold
-    torch.save(checkpoint, tmp_path / "old.pt")
+    # What the files written before the convolutional stem hold: a flat model config without stem and pool.
+    flat = {"image_size": 32, "patch_size": 4, "num_classes": 10, "dim": 32, "depth": 2, "num_heads": 2}
+    flat |= {"mode": "dropkey", "drop_ratio": 0.1, "schedule": "linear_down", "window_size": 3}
+    torch.save({"model_config": flat, "model": old.state_dict()}, tmp_path / "old.pt")
     loaded = load_model(tmp_path / "old.pt")
     assert loaded.config.stem == "patch" and same_weights(loaded, old)
 
@@ -239,7 +244,8 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
             train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
     resumed = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
     assert same_weights(resumed.model, uninterrupted.model)
-    assert [r["train_loss"] for r in resumed.history] == pytest.approx([r["train_loss"] for r in uninterrupted.history])
+    losses = [r["running_train_loss"] for r in resumed.history]
+    assert losses == pytest.approx([r["running_train_loss"] for r in uninterrupted.history])
 
 
 def test_a_nan_loss_stops_the_run_with_a_clear_message():
@@ -288,3 +294,24 @@ def test_cli_ctrl_c_then_resume_finishes_the_run(tmp_path):
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip().splitlines()[-1].startswith("test accuracy: ")
     assert len(json.loads((run / "history.json").read_text())) == 3
+
+
+def test_cli_sets_every_config_field_by_its_name_including_the_stem_width():
+    config = config_from_args(parse_args(["--stem-width", "48", "--window-size", "5", "--label-smoothing", "0"]))
+    assert (config.model.stem_width, config.drop.window_size, config.label_smoothing) == (48, 5, 0.0)
+
+
+def test_cli_has_a_flag_for_every_config_field():
+    flags = {action.dest for action in build_parser()._actions}
+    assert set(FLAT_FIELDS) <= flags
+
+
+def test_cli_prints_the_drop_ratio_of_every_layer(tmp_path, capsys):
+    main(["--quick", "--epochs", "1", "--train-size", "100", "--depth", "3", "--out", str(tmp_path / "run")])
+    assert "drop ratio per layer, first to last: 0.2, 0.1, 0" in capsys.readouterr().out
+
+
+def test_a_checkpoint_holds_the_config_once(tmp_path):
+    train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert "model_config" not in checkpoint and checkpoint["config"] == tiny_config().to_dict()

@@ -98,28 +98,33 @@ def test_a_click_trains_with_the_library_function_and_adds_a_row(dashboard, monk
     dashboard.train_button.click()
     assert len(calls) == 1
     config, kwargs = calls[0]
-    assert config.mode == "dropout" and config.epochs == 2 and kwargs["data"] is dashboard.data
+    assert config.drop.mode == "dropout" and config.epochs == 2 and kwargs["data"] is dashboard.data
     assert kwargs["callback"] is dashboard.live
     assert not dashboard.train_button.disabled
-    assert len(dashboard.runs) == 1 and dashboard.runs[0].config["mode"] == "dropout"
+    assert len(dashboard.runs) == 1 and dashboard.runs[0].config.drop.mode == "dropout"
     assert dashboard.table.value.count("<tr>") == 2  # heading + one run
     assert "dropout" in dashboard.table.value and "finished" in dashboard.message.value
     assert len(dashboard.live.records) == 2
     dashboard.mode.value = "none"
     dashboard.train_button.click()
-    assert dashboard.table.value.count("<tr>") == 3 and dashboard.runs[1].config["drop_ratio"] == 0.0
+    assert dashboard.table.value.count("<tr>") == 3 and dashboard.runs[1].config.drop.drop_ratio == 0.0
 
 
-def test_invalid_ratio_shows_a_message_and_trains_nothing(dashboard, monkeypatch):
-    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("an invalid config was trained"))
-    dashboard.schedule.value = "linear_down"
-    dashboard.drop_ratio.value = 0.6
-    assert "cannot be trained" in dashboard.message.value and "0.5" in dashboard.message.value
-    dashboard.train_button.click()
-    assert "cannot be trained" in dashboard.message.value
-    assert dashboard.runs == [] and not dashboard.train_button.disabled
-    dashboard.schedule.value = "constant"  # a constant ratio of 0.6 is allowed
+def test_the_ratio_slider_offers_only_ratios_the_schedule_accepts(dashboard):
+    dashboard.schedule.value = "constant"
+    dashboard.drop_ratio.value = 0.6  # a constant ratio of 0.6 is allowed
+    assert dashboard.drop_ratio.max == pytest.approx(0.95) and "cannot be trained" not in dashboard.message.value
+    dashboard.schedule.value = "linear_down"  # its first layer would drop 2 * 0.6: the slider stops below 0.5
+    assert dashboard.drop_ratio.max == pytest.approx(0.45) and dashboard.drop_ratio.value == pytest.approx(0.45)
     assert "cannot be trained" not in dashboard.message.value
+
+
+def test_settings_that_cannot_be_trained_show_the_reason_and_train_nothing(dashboard, monkeypatch):
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("an invalid config was trained"))
+    monkeypatch.setattr(dashboard, "config", lambda: dashboard.base.replace(dim=30))  # 30 channels over 4 heads
+    assert dashboard.train() is None
+    assert "cannot be trained" in dashboard.message.value and "num_heads" in dashboard.message.value
+    assert dashboard.runs == [] and not dashboard.train_button.disabled
 
 
 def test_a_failing_run_shows_the_error_instead_of_raising(dashboard, monkeypatch):

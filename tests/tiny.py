@@ -2,8 +2,8 @@
 
 import torch
 
+from dropkey_lib.config import TrainConfig
 from dropkey_lib.data import CIFAR10Data
-from dropkey_lib.train import TrainConfig
 
 
 def tiny_data(train_size: int = 60, test_size: int = 20) -> CIFAR10Data:
@@ -21,4 +21,4 @@ def tiny_data(train_size: int = 60, test_size: int = 20) -> CIFAR10Data:
 def tiny_config(**overrides) -> TrainConfig:
     """A 2-block, 16-channel model for 2 epochs of 4 batches."""
     settings = dict(dim=16, depth=2, num_heads=2, epochs=2, batch_size=16, train_eval_size=20, drop_ratio=0.2)
-    return TrainConfig(**{**settings, **overrides})
+    return TrainConfig().replace(**{**settings, **overrides})
