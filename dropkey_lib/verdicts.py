@@ -37,6 +37,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from . import metrics
 from .stats import holm, mean_ci, paired_difference
 from .tables import Table, format_ci
 
@@ -46,16 +47,6 @@ INCONCLUSIVE = "inconclusive"
 TOO_FEW = "inconclusive (fewer than 2 paired seeds)"
 ALPHA = 0.05  # the family-wise error rate of a family of verdicts
 EXPECTATIONS = ("higher", "lower")
-
-# How each metric is shown: label, scale (1 -> 100 for percentages), unit of a value, unit of a difference.
-METRIC_FORMATS: dict[str, tuple[str, float, str, str]] = {
-    "test_accuracy": ("test accuracy", 100.0, "%", "pp"),
-    "train_accuracy": ("clean train accuracy", 100.0, "%", "pp"),
-    "gap": ("gap (train - test)", 100.0, "pp", "pp"),
-    "test_loss": ("test loss", 1.0, "", ""),
-    "mean_attention_entropy": ("attention entropy (mean over layers)", 1.0, "nats", "nats"),
-    "mean_attention_distance": ("attention distance (mean over layers)", 1.0, "px", "px"),
-}
 
 # ------------------------------------------------------------------------------------------------------------------
 # Checking and describing a grid
@@ -180,7 +171,10 @@ def grid_summary(results: Sequence[dict], metric: str, baseline: str, runs: Sequ
 
 
 def metric_format(metric: str) -> tuple[str, float, str, str]:
-    return METRIC_FORMATS.get(metric, (metric, 1.0, "", ""))
+    """How `metric` is shown: its label, scale (100 for percentages), unit and unit of a difference, from the
+    metrics registry (`metrics.METRICS`)."""
+    entry = metrics.metric(metric)
+    return entry.label, entry.scale, entry.unit, entry.difference_unit
 
 
 def results_table(
