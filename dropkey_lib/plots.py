@@ -36,7 +36,7 @@ from .stats import mean_ci
 from .verdicts import DOES_NOT_HOLD, HOLDS, Verdict, by_run, layer_summary, metric_format, p_text
 
 if TYPE_CHECKING:
-    from .theory import ToyTrainingHistory
+    from .gradient_toy import ToyTrainingHistory
 
 KEPT_COLOR = "#f4c542"  # yellow: the key answers the query
 DROPPED_COLOR = "#3b6fb6"  # blue: the key is hidden from the query
@@ -701,14 +701,14 @@ def plot_schedules(
 
 def plot_coefficients(p: ArrayLike, drop_ratio: float, *, ax: Axes | None = None) -> Axes:
     """c_j against p_j for one attention row p (n,): exact, its large-n approximation, and the line c = 1."""
-    from . import theory  # here, not at the top: theory imports SymPy (about 30 MB)
+    from . import smoothing  # here, not at the top: smoothing imports SymPy (about 30 MB)
 
-    arr = theory.check_probabilities(p)
+    arr = smoothing.check_probabilities(p)
     order = np.argsort(arr)
     ax = _new_axes(ax, (5.0, 3.5))
-    ax.plot(arr[order], theory.smoothing_coefficients(arr, drop_ratio)[order], "o-", label="exact $c_j$")
+    ax.plot(arr[order], smoothing.smoothing_coefficients(arr, drop_ratio)[order], "o-", label="exact $c_j$")
     ax.plot(
-        arr[order], theory.smoothing_coefficients_approx(arr, drop_ratio)[order], "--", label="large-n approximation"
+        arr[order], smoothing.smoothing_coefficients_approx(arr, drop_ratio)[order], "--", label="large-n approximation"
     )
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xscale("log")
@@ -720,30 +720,30 @@ def plot_coefficients(p: ArrayLike, drop_ratio: float, *, ax: Axes | None = None
 
 def plot_expected_attention_bars(p: ArrayLike, drop_ratio: float, *, ax: Axes | None = None) -> Axes:
     """Bars of one attention row p (n,) and of the expected DropKey attention given a non-empty row."""
-    from . import theory  # here, not at the top: theory imports SymPy (about 30 MB)
+    from . import smoothing  # here, not at the top: smoothing imports SymPy (about 30 MB)
 
-    arr = theory.check_probabilities(p)
-    expected = theory.conditional_expected_weights(arr, drop_ratio)
+    arr = smoothing.check_probabilities(p)
+    expected = smoothing.conditional_expected_weights(arr, drop_ratio)
     keys = np.arange(1, arr.shape[-1] + 1)
     ax = _new_axes(ax, (5.0, 3.5))
     ax.bar(keys - 0.2, arr, width=0.4, label="original $p_j$")
     ax.bar(keys + 0.2, expected, width=0.4, label=r"expected, $c_jp_j/(1-r^n)$")
     ax.set_xlabel("key $j$")
     ax.set_ylabel("attention weight")
-    ax.set_title(f"ratio {drop_ratio:.2f}: entropy {theory.entropy(arr):.3f} -> {theory.entropy(expected):.3f}")
+    ax.set_title(f"ratio {drop_ratio:.2f}: entropy {smoothing.entropy(arr):.3f} -> {smoothing.entropy(expected):.3f}")
     ax.legend(fontsize=8)
     return ax
 
 
 def plot_flattening_map(p: ArrayLike, drop_ratios: Sequence[float], *, ax: Axes | None = None) -> Axes:
     """Expected attention E[p_hat_j | row not empty] against p_j for each drop ratio, log-log, with the identity."""
-    from . import theory  # here, not at the top: theory imports SymPy (about 30 MB)
+    from . import smoothing  # here, not at the top: smoothing imports SymPy (about 30 MB)
 
-    arr = theory.check_probabilities(p)
+    arr = smoothing.check_probabilities(p)
     order = np.argsort(arr)
     ax = _new_axes(ax, (5.0, 3.5))
     for drop_ratio in drop_ratios:
-        expected = theory.conditional_expected_weights(arr, drop_ratio)
+        expected = smoothing.conditional_expected_weights(arr, drop_ratio)
         ax.plot(arr[order], expected[order], "o-", ms=3, label=f"ratio {drop_ratio:g}")
     lo, hi = arr.min() * 0.8, arr.max() * 1.25
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="no change")
@@ -760,13 +760,14 @@ def plot_entropy_vs_ratio(
 ) -> Axes:
     """Normalised entropy of the expected attention (given a non-empty row) against the drop ratio, one line per
     attention row ({label: p (n,)})."""
-    from . import theory  # here, not at the top: theory imports SymPy (about 30 MB)
+    from . import smoothing  # here, not at the top: smoothing imports SymPy (about 30 MB)
 
     ax = _new_axes(ax, (5.0, 3.5))
     for label, p in rows.items():
-        arr = theory.check_probabilities(p)
+        arr = smoothing.check_probabilities(p)
         values = [
-            theory.entropy(theory.conditional_expected_weights(arr, r)) / np.log(arr.shape[-1]) for r in drop_ratios
+            smoothing.entropy(smoothing.conditional_expected_weights(arr, r)) / np.log(arr.shape[-1])
+            for r in drop_ratios
         ]
         ax.plot(drop_ratios, values, label=label)
     ax.set_xlabel("drop ratio $r$")
