@@ -22,11 +22,13 @@ from torch import Tensor, nn
 
 from .attention import Attention, check_mode, check_window_size
 from .checks import check_choice, check_positive_int
-from .data import CIFAR10_MEAN, CIFAR10_STD
 from .schedules import drop_ratios
 
 STEMS = ("conv", "patch")
 POOLS = ("cls", "mean")
+# Per-channel mean and standard deviation of the CIFAR-10 training images (in [0, 1]); `Normalize` uses them.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 
 @dataclass
