@@ -155,6 +155,14 @@ class ToyTrainingHistory:
     def steps(self) -> np.ndarray:
         return np.arange(self.entropy.shape[1])
 
+    def seed_mean_and_stderr(self, curve: str) -> tuple[np.ndarray, np.ndarray]:
+        """Mean over seeds of `curve` ("entropy", "max_weight" or "loss") and its standard error, std / sqrt(seeds)
+        (NumPy's std, ddof 0), each (steps + 1,)."""
+        if curve not in ("entropy", "max_weight", "loss"):
+            raise ValueError(f"curve must be 'entropy', 'max_weight' or 'loss', got {curve!r}")
+        values = getattr(self, curve)
+        return values.mean(axis=0), values.std(axis=0) / np.sqrt(values.shape[0])
+
 
 def train_toy_attention(
     drop_ratio: float,

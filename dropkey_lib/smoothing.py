@@ -468,6 +468,13 @@ def conditional_expected_weights(p, drop_ratio: float, *, method: str = "auto") 
     return expected_weights(arr, drop_ratio, method=method) / (1.0 - drop_ratio ** arr.shape[-1])
 
 
+def normalized_expected_entropy(p, drop_ratios: Sequence[float]) -> np.ndarray:
+    """Entropy / log n of the expected attention given a non-empty row (`conditional_expected_weights`), for one
+    attention row p (n,) and each drop ratio: (len(drop_ratios),). 1 is uniform attention."""
+    arr = check_probabilities(p)
+    return np.array([entropy(conditional_expected_weights(arr, r)) / np.log(arr.shape[-1]) for r in drop_ratios])
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Example attention rows and approximation errors for the figures
 

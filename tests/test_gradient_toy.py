@@ -45,3 +45,13 @@ def test_train_toy_attention_is_deterministic_and_dropkey_flattens():
     np.testing.assert_array_equal(vanilla.entropy[:, 0], dropkey.entropy[:, 0])  # same starting problems
     assert dropkey.entropy[:, -1].mean() > vanilla.entropy[:, -1].mean() + 0.05
     assert dropkey.max_weight[:, -1].mean() < vanilla.max_weight[:, -1].mean()
+
+
+def test_seed_mean_and_stderr_summarise_a_curve_over_seeds():
+    history = G.train_toy_attention(0.3, num_seeds=5, steps=10)
+    mean, stderr = history.seed_mean_and_stderr("max_weight")
+    np.testing.assert_array_equal(mean, history.max_weight.mean(axis=0))
+    np.testing.assert_array_equal(stderr, history.max_weight.std(axis=0) / np.sqrt(5))
+    assert mean.shape == history.steps.shape
+    with pytest.raises(ValueError, match="curve must be"):
+        history.seed_mean_and_stderr("accuracy")

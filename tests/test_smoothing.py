@@ -299,3 +299,10 @@ def test_post_softmax_dropout_is_unbiased_but_rows_do_not_sum_to_one():
     mean, var = T.dropout_row_sum_symbolic(p, r)
     assert mean == 1
     assert sp.simplify(var - r / (1 - r) * sum(pj**2 for pj in p)) == 0
+
+
+def test_normalized_expected_entropy_is_one_for_uniform_rows_and_rises_with_the_ratio():
+    np.testing.assert_allclose(T.normalized_expected_entropy(np.full(8, 1 / 8), [0.0, 0.3, 0.6]), 1.0)
+    curve = T.normalized_expected_entropy(T.peaked_attention(8, 0.3), [0.0, 0.2, 0.4, 0.6])
+    assert curve.shape == (4,) and np.all(np.diff(curve) > 0) and curve[-1] < 1
+    assert curve[0] == pytest.approx(T.entropy(T.peaked_attention(8, 0.3)) / np.log(8))
