@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from .attention import dropkey_weights, seed_probability
-from .theory import smoothing_coefficients
+from .smoothing import smoothing_coefficients
 from .train import learning_rate
 from .vit import TinyViT, ViTConfig, count_parameters
 
@@ -441,7 +441,7 @@ def check_smoothing_coefficients(fn: Callable[[np.ndarray, float], Sequence[floa
     """Grade `fn(p, ratio) -> c`: the exact smoothing coefficients c_j = (1 - r) E[1 / (p_j + sum_{i != j} m_i p_i)]
     of one attention row p (n,), for n <= 8, as an array (n,).
 
-    Compared with `theory.smoothing_coefficients(p, ratio)` to a relative 1e-6 on 45 rows (n from 1 to 8, ratios
+    Compared with `smoothing.smoothing_coefficients(p, ratio)` to a relative 1e-6 on 45 rows (n from 1 to 8, ratios
     0.1 to 0.9); there is no randomness.
     """
     name = _name(fn)

@@ -38,9 +38,9 @@ _PROBE_TEST = f"{_CLEAN}, on the run's `test_size` test images (all 10,000 when 
 
 _REGISTRY = (
     # per epoch, in history.json
-    Metric("running_train_loss", "train loss (running, drops on)", "", 1.0, "",
+    Metric("running_train_loss", "train loss (augmented, drops on)", "", 1.0, "",
            "mean cross-entropy over the epoch's augmented training batches, in train mode (drops on)"),
-    Metric("running_train_accuracy", "train accuracy (running, drops on)", "%", 100.0, "pp",
+    Metric("running_train_accuracy", "train accuracy (augmented, drops on)", "%", 100.0, "pp",
            "accuracy over the epoch's augmented training batches, in train mode (drops on), as they were trained"),
     Metric("probe_train_accuracy", "clean train accuracy", "%", 100.0, "pp", _PROBE_TRAIN, "train acc."),
     Metric("probe_test_loss", "test loss", "", 1.0, "", _PROBE_TEST),
@@ -59,7 +59,7 @@ _REGISTRY = (
            "clean_train_accuracy - test_accuracy: the usual measure of overfitting"),
     Metric("attention_entropy", "attention entropy (nats)", "nats", 1.0, "nats",
            "per layer: mean entropy of the attention rows over 500 test images, heads and queries"),
-    Metric("attention_distance", "attention distance (pixels)", "px", 1.0, "px",
+    Metric("attention_distance", "mean attention distance (pixels)", "px", 1.0, "px",
            "per layer: mean distance between a patch query and the patch keys it attends to, 500 test images"),
     Metric("mean_attention_entropy", "attention entropy (mean over layers)", "nats", 1.0, "nats",
            "attention_entropy averaged over the layers"),

@@ -12,7 +12,7 @@ continues exactly where it stopped: with the same seed it ends with the same wei
 Randomness, and why runs can be paired across configurations:
 - the weights are initialised from `torch.manual_seed(seed)`, so every mode starts from the same weights;
 - epoch e shuffles and augments from its own generator seeded with (seed, e): same data order for every mode,
-  and a resumed epoch replays the same batches from its start batch (see `data.iterate_batches`);
+  and a resumed epoch replays the same batches from its start batch (see `batches.iterate_batches`);
 - the drop masks come from the global torch RNG, whose state the checkpoint saves.
 """
 
@@ -38,8 +38,9 @@ from tqdm.auto import tqdm
 
 from . import rundir
 from .attention import MODES
+from .batches import epoch_generator, eval_batches, iterate_batches
 from .config import AUGMENTATIONS, FLAT_FIELDS, POOLS, STEMS, TrainConfig
-from .data import CIFAR10Data, epoch_generator, eval_batches, iterate_batches, load_cifar10, subset
+from .data import CIFAR10Data, load_cifar10, subset
 from .schedules import SCHEDULES
 from .settings import quick_mode
 from .tables import format_duration

@@ -25,7 +25,7 @@ also carries the raw p-value and the (unadjusted) 95% t-interval of the differen
 the raw p < 0.05: a decided verdict always has an interval that excludes 0, but an interval that excludes 0 is not
 enough on its own when several comparisons are made. A family of one comparison (`verdict`) is not adjusted.
 
-The figures of notebook 10 are in `plots.py`.
+The figures of notebook 10 are in `plots/results.py`.
 """
 
 from __future__ import annotations
@@ -66,6 +66,17 @@ def seeds_by_run(results: Iterable[dict]) -> dict[str, list[int]]:
     for m in results:
         seeds.setdefault(m["run"], set()).add(int(m["seed"]))
     return {name: sorted(s) for name, s in seeds.items()}
+
+
+def seed_stats(results: Iterable[dict], metric: str, name: str) -> tuple[float, float, list[float]]:
+    """Mean over seeds, its 95% CI half-width, and the per-seed values (in seed order) of `metric` for configuration
+    `name`. Raises a ValueError naming the configuration when it has no finished runs."""
+    values = by_run(results, metric)
+    if name not in values:
+        raise ValueError(f"no finished runs for configuration {name!r}; found {sorted(values)}")
+    seeds = [values[name][s] for s in sorted(values[name])]
+    mean, ci = mean_ci(seeds)
+    return mean, ci, seeds
 
 
 def check_grid(results: Sequence[dict], runs: Sequence[str], min_seeds: int = 3) -> list[int]:

@@ -19,7 +19,10 @@ from torch import Tensor, nn
 
 from .attention import Attention, DropConfig
 from .config import ViTConfig
-from .data import CIFAR10_MEAN, CIFAR10_STD
+
+# Per-channel mean and standard deviation of the CIFAR-10 training images (in [0, 1]); `Normalize` uses them.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 
 class Normalize(nn.Module):

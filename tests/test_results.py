@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from dropkey_lib import rundir, verdicts
+from dropkey_lib.config import TrainConfig
 from dropkey_lib.data import load_cifar10
 from dropkey_lib.experiments import GRIDS, fingerprint_test_set, load_results
 from dropkey_lib.rundir import load_model
-from dropkey_lib.config import TrainConfig
 from dropkey_lib.train import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]

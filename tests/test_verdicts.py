@@ -328,3 +328,12 @@ def test_plot_differences_colours_by_the_adjusted_verdict_not_by_the_interval():
     assert colours == [matplotlib.colors.to_hex("tab:red"), matplotlib.colors.to_hex("grey")]
     assert [t.get_text() for t in ax.texts] == ["p = 0.0498", "Holm p = 0.45"]
     plt.close("all")
+
+
+def test_seed_stats_give_mean_ci_and_the_values_in_seed_order():
+    results = [{"run": "a", "seed": s, "test_accuracy": v} for s, v in ((2, 0.7), (0, 0.5), (1, 0.6))]
+    mean, ci, values = verdicts.seed_stats(results, "test_accuracy", "a")
+    assert values == [0.5, 0.6, 0.7]
+    assert (mean, ci) == stats.mean_ci([0.5, 0.6, 0.7])
+    with pytest.raises(ValueError, match="no finished runs for configuration 'b'"):
+        verdicts.seed_stats(results, "test_accuracy", "b")

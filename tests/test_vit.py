@@ -1,5 +1,8 @@
 """TinyViT: shapes, parameter budget, where DropKey plugs in."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -124,3 +127,12 @@ def test_invalid_config_raises_naming_the_field(kwargs, name):
 def test_an_unknown_stem_or_pool_is_a_value_error_naming_the_field(field, value):
     with pytest.raises(ValueError, match=f"{field} must be one of"):
         ViTConfig(**{field: value})
+
+
+def test_building_a_model_imports_neither_pil_nor_the_data_code():
+    code = (
+        "import sys; from dropkey_lib.vit import TinyViT, ViTConfig; TinyViT(ViTConfig()); "
+        "print(sorted(m for m in ('PIL', 'dropkey_lib.data', 'dropkey_lib.batches') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

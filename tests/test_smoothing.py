@@ -1,4 +1,4 @@
-"""Tests for dropkey_lib.theory: exact smoothing coefficients, Monte Carlo, and the symbolic derivations."""
+"""Tests for dropkey_lib.smoothing: exact smoothing coefficients, Monte Carlo, and the symbolic derivations."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 import torch
 
-from dropkey_lib import theory as T
+from dropkey_lib import smoothing as T
 
 RATIOS = [0.0, 0.05, 0.3, 0.5, 0.9, 1 - 1e-6]
 
@@ -301,39 +301,8 @@ def test_post_softmax_dropout_is_unbiased_but_rows_do_not_sum_to_one():
     assert sp.simplify(var - r / (1 - r) * sum(pj**2 for pj in p)) == 0
 
 
-@pytest.mark.parametrize("dim", [2, 3])
-@pytest.mark.parametrize("smoothed", [False, True])
-def test_gradient_argument_partials(dim, smoothed):
-    prob = T.toy_attention_problem(3, dim)
-    for s in range(3):
-        assert sp.simplify(prob.dL_dp(s, smoothed) - prob.dL_dp_closed_form(s, smoothed)) == 0
-        assert sp.simplify(prob.dL_dbeta(s, smoothed) - prob.dL_dbeta_closed_form(s, smoothed)) == 0
-        assert sp.simplify(prob.dL_dv(s, smoothed) - prob.dL_dv_closed_form(s, smoothed)) == sp.zeros(dim, 1)
-    assert sp.simplify(prob.gap(0, 1, smoothed) - prob.gap_closed_form(0, 1, smoothed)) == 0
-
-
-def test_gradient_gap_matches_the_paper_notes_formula():
-    prob = T.toy_attention_problem(3, 2)
-    p, b, a = prob.p, prob.beta, [x[0] for x in prob.alpha]
-    expected = (
-        (sum(p[j] * b[j] for j in range(3)) - prob.M) * (b[0] - b[1])
-        + sum(p[j] * a[j] for j in range(3)) * (a[0] - a[1])
-        - (prob.mu[0] - prob.mu[1])
-    )
-    assert sp.simplify(prob.gap(0, 1) - expected) == 0
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The toy training experiment
-
-
-def test_train_toy_attention_is_deterministic_and_dropkey_flattens():
-    kwargs = dict(num_seeds=8, steps=150)
-    vanilla = T.train_toy_attention(0.0, **kwargs)
-    dropkey = T.train_toy_attention(0.5, **kwargs)
-    again = T.train_toy_attention(0.5, **kwargs)
-    np.testing.assert_array_equal(dropkey.entropy, again.entropy)
-    assert vanilla.entropy.shape == (8, 151)
-    np.testing.assert_array_equal(vanilla.entropy[:, 0], dropkey.entropy[:, 0])  # same starting problems
-    assert dropkey.entropy[:, -1].mean() > vanilla.entropy[:, -1].mean() + 0.05
-    assert dropkey.max_weight[:, -1].mean() < vanilla.max_weight[:, -1].mean()
+def test_normalized_expected_entropy_is_one_for_uniform_rows_and_rises_with_the_ratio():
+    np.testing.assert_allclose(T.normalized_expected_entropy(np.full(8, 1 / 8), [0.0, 0.3, 0.6]), 1.0)
+    curve = T.normalized_expected_entropy(T.peaked_attention(8, 0.3), [0.0, 0.2, 0.4, 0.6])
+    assert curve.shape == (4,) and np.all(np.diff(curve) > 0) and curve[-1] < 1
+    assert curve[0] == pytest.approx(T.entropy(T.peaked_attention(8, 0.3)) / np.log(8))
