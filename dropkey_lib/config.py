@@ -3,7 +3,7 @@
     TrainConfig                  the recipe: epochs, batch size, learning rate, data sizes, seed, ...
       model: ViTConfig           the architecture: stem, width, depth, heads, pooling, ...
         drop: DropConfig         the attention regulariser: mode, mean drop ratio, schedule over depth, window size
-                                 (defined in `attention`, whose layers take it)
+                                 (defined in `attention_config`, with the token layout)
 
 Each object checks its own fields once, when it is made, and raises a ValueError that names the field. The model and
 its attention layers are built from these objects; nothing downstream checks them again.
@@ -20,7 +20,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any, Mapping
 
-from .attention import DropConfig, TokenLayout, check_head_split
+from .attention_config import DropConfig, TokenLayout, check_head_split
 from .checks import check_choice, check_positive_int
 from .settings import quick_mode
 

@@ -26,7 +26,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .attention import STRUCTURED_MODES, DropConfig, TokenLayout, attend
+from .attention import attend
+from .attention_config import STRUCTURED_MODES, DropConfig, TokenLayout
 
 
 def timm_attention_class() -> type[nn.Module]:

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from . import rundir
-from .attention import MODES
+from .attention_config import MODES
 from .batches import epoch_generator, eval_batches, iterate_batches
 from .config import AUGMENTATIONS, FLAT_FIELDS, POOLS, STEMS, TrainConfig
 from .data import CIFAR10Data, load_cifar10, subset

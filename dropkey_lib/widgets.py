@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 from . import metrics
 from . import train as training
-from .attention import MODES
+from .attention_config import MODES
 from .plots import plot_history
 from .rundir import Run
 from .runs import summary_table

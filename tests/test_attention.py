@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from dropkey_lib.attention import (
-    MODES,
     Attention,
     DropConfig,
     TokenLayout,
@@ -23,6 +22,7 @@ from dropkey_lib.attention import (
     sample_structured_drops,
     seed_probability,
 )
+from dropkey_lib.attention_config import MODES
 
 
 def generator(seed: int = 0) -> torch.Generator:
