@@ -1,8 +1,9 @@
 """What a trained TinyViT attends to: entropy, attention distance and attention rollout, per layer.
 
-All functions take the list of per-layer attention maps from `TinyViT.attention_maps(images)`: one
-(B, H, N, N) tensor per layer, rows summing to one, with the class token (if any) first and then the
-g x g patch grid in row-major order.
+All functions take the per-layer attention maps of `TinyViT.attention_maps(images)` (an `attention.AttentionMaps`):
+one (B, H, N, N) tensor per layer, rows summing to one, with the class token (if any) first and then the patch grid
+in row-major order. The maps carry their token layout and the model's pooling, so nothing here assumes a class
+token: a mean-pooled model has none.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .attention import AttentionMaps
 from .vit import TinyViT
 
 
@@ -29,22 +31,23 @@ def attention_entropy(maps: list[Tensor]) -> list[float]:
     return [float(row_entropy(m).mean()) for m in maps]
 
 
-def patch_distances(grid_size: int, patch_size: int) -> Tensor:
-    """Euclidean distance in pixels between the centres of every pair of patches: (g*g, g*g)."""
-    rows, cols = torch.meshgrid(torch.arange(grid_size), torch.arange(grid_size), indexing="ij")
+def patch_distances(grid_size: tuple[int, int], patch_size: int) -> Tensor:
+    """Euclidean distance in pixels between the centres of every pair of patches of a (g_h, g_w) grid:
+    (g_h * g_w, g_h * g_w)."""
+    rows, cols = torch.meshgrid(torch.arange(grid_size[0]), torch.arange(grid_size[1]), indexing="ij")
     centres = torch.stack([rows.flatten(), cols.flatten()], dim=1).float() * patch_size
     return torch.cdist(centres, centres)
 
 
-def mean_attention_distance(maps: list[Tensor], grid_size: int, patch_size: int) -> list[float]:
+def mean_attention_distance(maps: AttentionMaps, patch_size: int) -> list[float]:
     """Mean attention distance (pixels) of each layer, as in the ViT paper: the distance between a patch query and
     each patch key, weighted by the attention weight, averaged over images, heads and patch queries.
 
-    Only patch-to-patch attention has a distance; weights on the class token are left out and the rest
-    renormalised, so the value says how far a patch looks *among the patches* it attends to.
+    Only patch-to-patch attention has a distance; weights on prefix tokens (a class token) are left out and the
+    rest renormalised, so the value says how far a patch looks *among the patches* it attends to.
     """
-    distances = patch_distances(grid_size, patch_size)
-    n_patches = grid_size * grid_size
+    distances = patch_distances(maps.layout.grid_size, patch_size)
+    n_patches = maps.layout.num_patches
     results = []
     for m in maps:
         patch_weights = m[..., -n_patches:, -n_patches:]
@@ -57,7 +60,8 @@ def attention_rollout(maps: list[Tensor]) -> Tensor:
     """Attention rollout (Abnar & Zuidema, 2020): how much each token of the input flows into each output token.
 
     Per layer: average the heads, add the identity for the residual connection, renormalise the rows; then
-    multiply the layers together. Returns (B, N, N); row 0 is the class token's view of the input.
+    multiply the layers together. Returns (B, N, N): row i is how much each input token flows into output token i
+    (`rollout_map` reads the row, or rows, that the classifier sees).
     """
     rollout = None
     for m in maps:
@@ -84,36 +88,35 @@ def attention_statistics(model: TinyViT, images: Tensor, batch_size: int = 100) 
         maps = model.attention_maps(batch)
         batch_means = {
             "attention_entropy": attention_entropy(maps),
-            "attention_distance": mean_attention_distance(maps, config.layout.grid_size[0], config.patch_size),
+            "attention_distance": mean_attention_distance(maps, config.patch_size),
         }
         for key, values in batch_means.items():
             totals[key] = [total + value * len(batch) for total, value in zip(totals[key], values)]
     return {key: [total / len(images) for total in values] for key, values in totals.items()}
 
 
-def query_maps(
-    maps: Sequence[Tensor],
-    layer: int,
-    *,
-    image: int = 0,
-    query: int = 0,
-    grid_size: tuple[int, int] = (8, 8),
-    num_prefix_tokens: int = 1,
-) -> np.ndarray:
-    """The attention of token `query` (0 = the class token) of one image over the patch keys in `layer`, per head:
-    (H, g_h, g_w). Weights on prefix keys (the class token) are left out, so a head's map sums to 1 minus its
-    weight on the class token."""
-    m = maps[layer][image, :, query, num_prefix_tokens:]
-    return m.reshape(m.shape[0], *grid_size).cpu().numpy()
+def query_maps(maps: AttentionMaps, layer: int, *, image: int = 0, query: int = 0) -> np.ndarray:
+    """The attention of token `query` of one image over the patch keys in `layer`, per head: (H, g_h, g_w).
+
+    Token order is the model's (`maps.layout`): with a class token, query 0 is the class token and query 1 the first
+    patch; without one (mean pooling), query 0 is the first patch. Weights on prefix keys (the class token) are left
+    out, so a head's map sums to 1 minus its weight on the prefix tokens."""
+    layout = maps.layout
+    m = maps[layer][image, :, query, layout.num_prefix_tokens :]
+    return m.reshape(m.shape[0], *layout.grid_size).cpu().numpy()
 
 
-def rollout_map(
-    rollout: Tensor, *, index: int = 0, grid_size: tuple[int, int] = (8, 8), num_prefix_tokens: int = 1
-) -> np.ndarray:
-    """The class token's row of `analysis.attention_rollout` for one image over the patches, (g_h, g_w),
-    renormalised to sum to 1 over the patches (uniform = 1 / (g_h * g_w) everywhere)."""
-    row = rollout[index, 0, num_prefix_tokens:].reshape(grid_size).cpu().numpy()
-    return row / max(float(row.sum()), 1e-12)
+def rollout_map(maps: AttentionMaps, *, index: int = 0) -> np.ndarray:
+    """Where the model's pooled representation of image `index` comes from, by attention rollout: (g_h, g_w) over the
+    patches, renormalised to sum to 1 (uniform = 1 / (g_h * g_w) everywhere).
+
+    The row of `attention_rollout` that the classifier reads: the class token's for pool="cls"; for pool="mean", the
+    mean of the patch tokens' rows, since the classifier reads the mean of the patch tokens."""
+    rollout = attention_rollout(maps)[index]
+    prefix = maps.layout.num_prefix_tokens
+    row = rollout[0] if maps.pool == "cls" else rollout[prefix:].mean(dim=0)
+    heat = row[prefix:].reshape(maps.layout.grid_size).cpu().numpy()
+    return heat / max(float(heat.sum()), 1e-12)
 
 
 def head_entropy(maps: Sequence[Tensor], queries: slice | None = None) -> np.ndarray:

@@ -23,7 +23,8 @@ row; the fast path `attention` and the Algorithm 1 oracle do not (see `attention
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -569,3 +570,37 @@ class Attention(nn.Module):
 
     def extra_repr(self) -> str:
         return f"heads={self.num_heads}, mode={self.drop.mode!r}, drop_ratio={self.drop.drop_ratio:.4g}"
+
+
+@dataclass
+class AttentionMaps:
+    """The plain attention weights of every layer of a model, with the layout of their tokens and the pooling.
+
+    `layers[i]` is layer i's (B, H, N, N) weights (rows sum to one); `layout` says which of the N tokens are prefix
+    tokens (a class token) and how the rest lie on the patch grid; `pool` says what the classifier reads: "cls"
+    the first prefix token, "mean" the mean of the patch tokens. So the analysis code never has to guess.
+    It behaves as the list of layers: `len(maps)`, `maps[-1]`, `for m in maps`.
+    """
+
+    layers: list[Tensor]
+    layout: TokenLayout
+    pool: str = "cls"
+
+    def __post_init__(self) -> None:
+        if self.pool not in ("cls", "mean"):
+            raise ValueError(f"pool must be one of cls, mean; got {self.pool!r}")
+        if self.pool == "cls" and self.layout.num_prefix_tokens == 0:
+            raise ValueError("pool='cls' needs a class token, but the layout has num_prefix_tokens=0")
+        for i, m in enumerate(self.layers):
+            if m.dim() != 4 or m.shape[-1] != m.shape[-2]:
+                raise ValueError(f"layers[{i}] must have shape (B, H, N, N), got {tuple(m.shape)}")
+            self.layout.check_keys(m.shape[-1])
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> Tensor:
+        return self.layers[index]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return iter(self.layers)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .attention import Attention, DropConfig
+from .attention import Attention, AttentionMaps, DropConfig
 from .config import ViTConfig
 
 # Per-channel mean and standard deviation of the CIFAR-10 training images (in [0, 1]); `Normalize` uses them.
@@ -151,14 +151,15 @@ class TinyViT(nn.Module):
         return self.head_logits(x)
 
     @torch.no_grad()
-    def attention_maps(self, images: Tensor) -> list[Tensor]:
-        """The plain attention weights of every layer, one (B, H, N, N) tensor per block, for images (B, 3, H, W)."""
+    def attention_maps(self, images: Tensor) -> AttentionMaps:
+        """The plain attention weights of every layer for images (B, 3, H, W): one (B, H, N, N) tensor per block,
+        with the model's token layout (class token or not, patch grid)."""
         maps = []
         x = self.embed(images)
         for block in self.blocks:
             maps.append(block.attn.attention_weights(block.norm1(x)))
             x = block(x)
-        return maps
+        return AttentionMaps(maps, self.layout, self.config.pool)
 
 
 def count_parameters(model: nn.Module) -> int:

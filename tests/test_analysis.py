@@ -13,8 +13,14 @@ from dropkey_lib.analysis import (
     mean_attention_distance,
     model_head_entropy,
     patch_distances,
+    query_maps,
+    rollout_map,
 )
-from dropkey_lib.vit import TinyViT, ViTConfig
+from dropkey_lib.attention import AttentionMaps, TokenLayout
+from dropkey_lib.config import ViTConfig
+from dropkey_lib.vit import TinyViT
+
+CLS_LAYOUT = TokenLayout((4, 4), 1)  # a class token and a 4 x 4 patch grid: 17 tokens
 
 
 def uniform_maps(layers: int = 2, tokens: int = 17) -> list[torch.Tensor]:
@@ -30,14 +36,14 @@ def test_one_hot_attention_has_zero_entropy():
 
 
 def test_patch_distances_are_in_pixels():
-    distances = patch_distances(grid_size=4, patch_size=8)
+    distances = patch_distances(grid_size=(4, 4), patch_size=8)
     assert distances.shape == (16, 16)
     assert distances[0, 1] == pytest.approx(8.0) and distances[0, 5] == pytest.approx(8 * math.sqrt(2))
 
 
 def test_attending_only_to_yourself_is_distance_zero():
-    maps = [torch.eye(17).expand(1, 1, 17, 17)]
-    assert mean_attention_distance(maps, grid_size=4, patch_size=8) == pytest.approx([0.0])
+    maps = AttentionMaps([torch.eye(17).expand(1, 1, 17, 17)], CLS_LAYOUT)
+    assert mean_attention_distance(maps, patch_size=8) == pytest.approx([0.0])
 
 
 def test_attention_to_the_class_token_is_left_out_of_the_distance():
@@ -45,7 +51,8 @@ def test_attention_to_the_class_token_is_left_out_of_the_distance():
     maps[..., 0] = 0.9  # most weight on the class token ...
     maps[..., 1:] = 0.1 / 16  # ... the rest spread over the patches
     uniform = torch.full((1, 1, 17, 17), 1.0 / 17)
-    assert mean_attention_distance([maps], 4, 8) == pytest.approx(mean_attention_distance([uniform], 4, 8))
+    with_class_token = mean_attention_distance(AttentionMaps([maps], CLS_LAYOUT), 8)
+    assert with_class_token == pytest.approx(mean_attention_distance(AttentionMaps([uniform], CLS_LAYOUT), 8))
 
 
 def test_rollout_rows_sum_to_one():
@@ -74,3 +81,43 @@ def test_model_head_entropy_in_batches_equals_head_entropy_of_all_maps():
     images = torch.rand(10, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     expected = head_entropy(model.attention_maps(images))
     assert model_head_entropy(model, images, batch_size=4) == pytest.approx(expected, rel=1e-5)
+
+
+def mean_pooled_maps() -> AttentionMaps:
+    """The maps of a mean-pooled model (no class token) on a 2 x 2 grid, where patch 0 attends only to patch 3 and
+    every other patch only to itself."""
+    weights = torch.eye(4).clone()
+    weights[0] = torch.tensor([0.0, 0.0, 0.0, 1.0])
+    return AttentionMaps([weights.expand(1, 1, 4, 4)], TokenLayout((2, 2), 0), pool="mean")
+
+
+def test_the_maps_of_a_model_carry_its_token_layout_and_pooling():
+    for pool, prefix in (("cls", 1), ("mean", 0)):
+        maps = TinyViT(ViTConfig(dim=32, depth=2, num_heads=2, pool=pool)).attention_maps(torch.rand(1, 3, 32, 32))
+        assert (maps.layout, maps.pool) == (TokenLayout((8, 8), prefix), pool)
+        assert maps[0].shape == (1, 2, 64 + prefix, 64 + prefix)
+
+
+def test_rollout_of_a_mean_pooled_model_reads_the_mean_of_the_patch_rows_not_row_0():
+    # Residual half, attention half: rollout row i = 0.5 e_i + 0.5 (attended patch); the mean over the four rows is
+    # [1/8, 1/4, 1/4, 3/8]. Row 0 alone, the class-token reading, would give [1/2, 0, 0, 1/2].
+    heat = rollout_map(mean_pooled_maps())
+    assert heat.flatten() == pytest.approx([1 / 8, 1 / 4, 1 / 4, 3 / 8])
+
+
+def test_rollout_of_a_class_token_model_reads_the_class_token_row():
+    maps = AttentionMaps([torch.full((1, 1, 17, 17), 1.0 / 17)], CLS_LAYOUT)
+    rollout = attention_rollout(maps)[0, 0, 1:]
+    assert rollout_map(maps).flatten() == pytest.approx((rollout / rollout.sum()).tolist())
+
+
+def test_query_0_of_a_mean_pooled_model_is_the_first_patch():
+    per_head = query_maps(mean_pooled_maps(), 0, query=0)
+    assert per_head.shape == (1, 2, 2) and per_head[0].flatten().tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_maps_that_do_not_fit_their_layout_or_pooling_raise():
+    with pytest.raises(ValueError, match="N_k=17"):
+        AttentionMaps([torch.ones(1, 1, 17, 17)], TokenLayout((2, 2), 0), pool="mean")
+    with pytest.raises(ValueError, match="class token"):
+        AttentionMaps([torch.ones(1, 1, 4, 4)], TokenLayout((2, 2), 0), pool="cls")

@@ -13,11 +13,11 @@ def record(epoch: int) -> dict:
     return dict(
         epoch=epoch,
         lr=1e-3,
-        train_loss=2.0 / epoch,
-        train_accuracy=0.1 * epoch,
-        train_eval_accuracy=0.12 * epoch,
-        test_loss=2.1 / epoch,
-        test_accuracy=0.1 * epoch,
+        running_train_loss=2.0 / epoch,
+        running_train_accuracy=0.1 * epoch,
+        probe_train_accuracy=0.12 * epoch,
+        probe_test_loss=2.1 / epoch,
+        probe_test_accuracy=0.1 * epoch,
         seconds=1.0,
         images_per_second=100.0,
     )
@@ -34,6 +34,14 @@ class FakeHandle:
 def test_render_curves_gives_png_with_and_without_history():
     assert render_curves([]).startswith(PNG)
     assert render_curves([record(1), record(2)], epochs=5, title="x").startswith(PNG)
+
+
+def test_live_plot_reads_records_written_before_the_metrics_registry():
+    old = dict(epoch=1, lr=1e-3, train_loss=2.0, train_accuracy=0.1, train_eval_accuracy=0.12, test_loss=2.1,
+               test_accuracy=0.1, seconds=1.0, images_per_second=100.0)  # fmt: skip
+    live = LiveTrainingPlot(epochs=2, show=False)
+    live(old)
+    assert live.records == [record(1)] and live.png().startswith(PNG)
 
 
 def test_live_plot_updates_one_display_handle_per_epoch(monkeypatch):
@@ -121,7 +129,7 @@ def test_the_ratio_slider_offers_only_ratios_the_schedule_accepts(dashboard):
 
 def test_settings_that_cannot_be_trained_show_the_reason_and_train_nothing(dashboard, monkeypatch):
     monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("an invalid config was trained"))
-    monkeypatch.setattr(dashboard, "config", lambda: dashboard.base.replace(dim=30))  # 30 channels over 4 heads
+    monkeypatch.setattr(dashboard, "config", lambda: dashboard.base.replace(dim=31))  # 31 channels over the heads
     assert dashboard.train() is None
     assert "cannot be trained" in dashboard.message.value and "num_heads" in dashboard.message.value
     assert dashboard.runs == [] and not dashboard.train_button.disabled

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -11,6 +11,7 @@ from matplotlib.patches import Rectangle
 from torch import Tensor
 
 from ..analysis import query_maps
+from ..attention import AttentionMaps
 from ._common import _new_axes, _new_figure
 
 
@@ -24,14 +25,12 @@ def image_hwc(image: Tensor | np.ndarray) -> np.ndarray:
 
 
 def plot_head_maps(
-    model_maps: Mapping[str, Sequence[Tensor]],
+    model_maps: Mapping[str, AttentionMaps],
     image: Tensor,
     *,
     layer: int = -1,
     index: int = 0,
     query: int = 0,
-    grid_size: tuple[int, int] = (8, 8),
-    num_prefix_tokens: int = 1,
     title: str | None = None,
     fig: Figure | None = None,
 ) -> Figure:
@@ -40,12 +39,7 @@ def plot_head_maps(
     model_maps: {model name: attention maps from `TinyViT.attention_maps`}; `index` picks the image in the batch
     and `image` is that image (3, H, W) for the first column. All heads of all models share one colour scale, so a
     bright patch means the same weight everywhere; each head's title gives its largest weight on a patch."""
-    rows = {
-        name: query_maps(
-            maps, layer, image=index, query=query, grid_size=grid_size, num_prefix_tokens=num_prefix_tokens
-        )
-        for name, maps in model_maps.items()
-    }
+    rows = {name: query_maps(maps, layer, image=index, query=query) for name, maps in model_maps.items()}
     heads = max(m.shape[0] for m in rows.values())
     vmax = max(float(m.max()) for m in rows.values())
     fig = _new_figure(fig, (1.7 * (heads + 1), 1.8 * len(rows) + 0.6))
@@ -61,30 +55,29 @@ def plot_head_maps(
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
-    depth = len(next(iter(model_maps.values())))
-    shown = layer % depth + 1
-    who = "the class token" if query < num_prefix_tokens else f"token {query}"
+    first = next(iter(model_maps.values()))
+    depth, shown = len(first), layer % len(first) + 1
+    who = "the class token" if query < first.layout.num_prefix_tokens else f"token {query}"
     fig.suptitle(title or f"layer {shown} of {depth}: attention of {who} over the patches", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
     return fig
 
 
 def plot_query_map(
-    maps: Sequence[Tensor],
+    maps: AttentionMaps,
     image: Tensor,
     *,
     layer: int = -1,
     head: int | None = None,
     query: int = 0,
     index: int = 0,
-    grid_size: tuple[int, int] = (8, 8),
-    num_prefix_tokens: int = 1,
     vmax: float | None = None,
     alpha: float = 0.6,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """One head's attention of token `query` (0 = the class token) over the patches, laid over the image.
+    """One head's attention of token `query` (in the model's token order, `maps.layout`) over the patches, laid over
+    the image.
 
     maps: one model's attention maps from `TinyViT.attention_maps`; `index` picks the image in the batch and `image`
     (3, H, W) is that image. `head` is 0-based; None averages the heads. A patch query is outlined. The colour
@@ -97,9 +90,7 @@ def plot_query_map(
     tokens = maps[layer].shape[-1]
     if isinstance(query, bool) or not isinstance(query, int) or not 0 <= query < tokens:
         raise ValueError(f"query must be a token index in [0, {tokens}), got {query!r}")
-    per_head = query_maps(
-        maps, layer, image=index, query=query, grid_size=grid_size, num_prefix_tokens=num_prefix_tokens
-    )
+    per_head = query_maps(maps, layer, image=index, query=query)
     if head is not None and (isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < len(per_head)):
         raise ValueError(f"head must be None or an int in [0, {len(per_head)}), got {head!r}")
     grid = per_head.mean(axis=0) if head is None else per_head[head]
@@ -116,9 +107,10 @@ def plot_query_map(
         extent=(-0.5, width - 0.5, height - 0.5, -0.5),
         interpolation="nearest",
     )
-    if query >= num_prefix_tokens:
-        row, col = divmod(query - num_prefix_tokens, grid_size[1])
-        cell_h, cell_w = height / grid_size[0], width / grid_size[1]
+    (grid_h, grid_w), prefix = maps.layout.grid_size, maps.layout.num_prefix_tokens
+    if query >= prefix:
+        row, col = divmod(query - prefix, grid_w)
+        cell_h, cell_w = height / grid_h, width / grid_w
         ax.add_patch(
             Rectangle(
                 (col * cell_w - 0.5, row * cell_h - 0.5), cell_w, cell_h, fill=False, edgecolor="cyan", linewidth=2
