@@ -19,7 +19,8 @@ from .vit import TinyViT
 
 
 def row_entropy(weights: Tensor) -> Tensor:
-    """Entropy (nats) of each attention row: weights (..., N_q, N_k) -> (..., N_q). log(N_k) is the maximum."""
+    """Entropy (nats) of each row, with 0 log 0 = 0: weights (..., N_q, N_k) -> (..., N_q). log(N_k) is the maximum
+    of a normalised row. The library's one definition of entropy (`smoothing.entropy` and the toy problem use it)."""
     return -(weights * weights.clamp_min(1e-12).log()).sum(-1)
 
 

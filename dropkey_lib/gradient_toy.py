@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 import torch
 
+from .analysis import row_entropy
 from .attention import dropkey_weights
 from .checks import check_drop_ratio, check_positive_int
 from .smoothing import one_thread, probability_symbols
@@ -206,7 +207,7 @@ def train_toy_attention(
     def record() -> None:
         with torch.no_grad():
             probs = logits.softmax(dim=-1)
-            entropies.append((-(probs * probs.log()).sum(dim=-1) / log_n).numpy().copy())
+            entropies.append((row_entropy(probs) / log_n).numpy().copy())
             max_weights.append(probs.max(dim=-1).values.numpy().copy())
             losses.append((0.5 * ((probs.unsqueeze(-2) @ values).squeeze(-2) - target).pow(2).sum(-1)).numpy().copy())
 

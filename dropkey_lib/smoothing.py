@@ -38,6 +38,7 @@ import numpy as np
 import sympy as sp
 import torch
 
+from .analysis import row_entropy
 from .attention import dropkey_weights
 from .checks import check_drop_ratio, check_positive_int
 
@@ -455,10 +456,10 @@ def smoothing_coefficients_mc(
 
 
 def entropy(p, axis: int = -1) -> np.ndarray:
-    """Shannon entropy -sum p log p (nats) along `axis`, with 0 log 0 = 0. p need not be normalised."""
-    arr = np.asarray(p, dtype=np.float64)
-    safe = np.where(arr > 0, arr, 1.0)
-    return -(arr * np.log(safe)).sum(axis=axis)
+    """Shannon entropy -sum p log p (nats) along `axis`, with 0 log 0 = 0, of an array (`analysis.row_entropy`).
+    p need not be normalised."""
+    rows = torch.from_numpy(np.moveaxis(np.asarray(p, dtype=np.float64), axis, -1).copy())
+    return row_entropy(rows).numpy()
 
 
 def conditional_expected_weights(p, drop_ratio: float, *, method: str = "auto") -> np.ndarray:
