@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -121,3 +122,31 @@ def test_maps_that_do_not_fit_their_layout_or_pooling_raise():
         AttentionMaps([torch.ones(1, 1, 17, 17)], TokenLayout((2, 2), 0), pool="mean")
     with pytest.raises(ValueError, match="class token"):
         AttentionMaps([torch.ones(1, 1, 4, 4)], TokenLayout((2, 2), 0), pool="cls")
+
+
+def random_maps(batch: int = 2, heads: int = 3, depth: int = 2) -> AttentionMaps:
+    """Softmax-normalised random maps of a class-token model on a 4 x 4 grid."""
+    generator = torch.Generator().manual_seed(0)
+    n = CLS_LAYOUT.num_tokens
+    layers = [torch.softmax(torch.randn(batch, heads, n, n, generator=generator), dim=-1) for _ in range(depth)]
+    return AttentionMaps(layers, CLS_LAYOUT)
+
+
+def test_a_query_map_is_per_head_on_the_grid_and_leaves_out_the_class_token_key():
+    maps = random_maps()
+    per_head = query_maps(maps, -1, image=1)
+    assert per_head.shape == (3, 4, 4)
+    assert per_head[0].sum() == pytest.approx(1 - float(maps[-1][1, 0, 0, 0]), rel=1e-5)
+
+
+def test_a_rollout_map_lies_on_the_grid_and_sums_to_one():
+    heat = rollout_map(random_maps())
+    assert heat.shape == (4, 4) and heat.sum() == pytest.approx(1.0)
+
+
+def test_head_entropy_is_per_layer_and_head_and_uniform_is_log_n():
+    maps = random_maps()
+    assert head_entropy(maps).shape == (2, 3)
+    uniform = [torch.full((1, 2, 5, 5), 0.2)]
+    assert head_entropy(uniform) == pytest.approx(np.full((1, 2), math.log(5)), rel=1e-5)
+    assert head_entropy(maps, queries=slice(0, 1)).shape == (2, 3)

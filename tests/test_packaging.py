@@ -1,5 +1,7 @@
-"""The conda environment files install the same packages as pyproject.toml."""
+"""Packaging: the conda environment installs what pyproject.toml does, and the library stays in small modules."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,21 @@ def test_environment_yml_matches_pyproject():
 
 def test_environment_yml_installs_cpu_only_torch():
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in (ROOT / "environment.yml").read_text()
+
+
+LIBRARY = ROOT / "dropkey_lib"
+
+
+@pytest.mark.parametrize("module", sorted(LIBRARY.rglob("*.py")), ids=lambda p: str(p.relative_to(LIBRARY)))
+def test_no_library_module_is_longer_than_600_lines(module):
+    # A longer module does two jobs: split it along them (see docs/architecture.md).
+    assert len(module.read_text().splitlines()) <= 600
+
+
+def test_building_a_model_imports_no_data_code():
+    code = (
+        "import sys; from dropkey_lib.vit import TinyViT; from dropkey_lib.config import ViTConfig; "
+        "TinyViT(ViTConfig()); print(sorted(m for m in sys.modules if m in ('PIL', 'dropkey_lib.data')))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "[]"

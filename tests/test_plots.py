@@ -1,5 +1,6 @@
 """Figure helpers: each returns what it drew on, with the expected panels and artists, and rejects bad input."""
 
+import math
 import subprocess
 import sys
 
@@ -14,8 +15,8 @@ import torch  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from dropkey_lib import plots  # noqa: E402
-from dropkey_lib.attention import sample_key_drops  # noqa: E402
+from dropkey_lib import analysis, plots  # noqa: E402
+from dropkey_lib.attention import AttentionMaps, TokenLayout, sample_key_drops  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -148,3 +149,55 @@ def test_importing_the_figures_and_widgets_leaves_sympy_and_scipy_unloaded():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def random_maps() -> AttentionMaps:
+    """Two layers of softmax-normalised random maps of 2 images, 3 heads, a class token and a 4 x 4 grid."""
+    generator = torch.Generator().manual_seed(0)
+    layers = [torch.softmax(torch.randn(2, 3, 17, 17, generator=generator), dim=-1) for _ in range(2)]
+    return AttentionMaps(layers, TokenLayout((4, 4), 1))
+
+
+def random_image() -> torch.Tensor:
+    return torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+
+
+def test_plot_head_maps_has_a_row_per_model_with_the_image_and_each_head():
+    fig = plots.plot_head_maps({"a": random_maps(), "b": random_maps()}, random_image())
+    assert len(fig.axes) == 2 * 4 and "layer 2 of 2" in fig._suptitle.get_text()
+
+
+def test_plot_rollout_shows_the_image_then_one_panel_per_model():
+    heat = analysis.rollout_map(random_maps())
+    assert len(plots.plot_rollout(random_image(), {"a": heat, "b": heat}).axes) == 3
+
+
+def test_plot_head_entropy_draws_one_scatter_per_head():
+    ax = plots.plot_head_entropy({"a": analysis.head_entropy(random_maps())}, reference=math.log(17))
+    assert len(ax.collections) == 3
+
+
+def test_image_hwc_rejects_an_image_without_channels():
+    with pytest.raises(ValueError, match="shape"):
+        plots.image_hwc(torch.zeros(16, 16))
+
+
+def test_plot_query_map_overlays_one_head_and_leaves_the_class_token_off_the_grid():
+    maps = random_maps()
+    ax = plots.plot_query_map(maps, random_image(), layer=0, head=1, index=1)
+    assert len(ax.images) == 2 and np.array_equal(ax.images[1].get_array(), analysis.query_maps(maps, 0, image=1)[1])
+    assert not ax.patches and "head 2" in ax.get_title()
+
+
+def test_plot_query_map_of_a_patch_query_shows_the_mean_of_the_heads_and_outlines_the_patch():
+    maps = random_maps()
+    ax = plots.plot_query_map(maps, random_image(), query=1 + 5, vmax=0.5, title="a")
+    assert np.allclose(ax.images[1].get_array(), analysis.query_maps(maps, -1, query=6).mean(0))
+    assert ax.images[1].get_clim() == (0.0, 0.5) and len(ax.patches) == 1  # patch 5 (row 1, column 1)
+    assert ax.get_title().startswith("a: mean of the heads")
+
+
+@pytest.mark.parametrize("kwargs, name", [({"layer": 2}, "layer"), ({"head": 3}, "head"), ({"query": 17}, "query")])
+def test_plot_query_map_names_an_argument_out_of_range(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        plots.plot_query_map(random_maps(), random_image(), **kwargs)

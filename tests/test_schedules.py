@@ -2,7 +2,7 @@
 
 import pytest
 
-from dropkey_lib.schedules import SCHEDULES, drop_ratios
+from dropkey_lib.schedules import SCHEDULES, drop_ratios, max_drop_ratio
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
@@ -55,3 +55,13 @@ def test_unknown_schedule_raises_naming_schedule():
 def test_invalid_depth_raises_naming_depth(depth):
     with pytest.raises(ValueError, match="depth"):
         drop_ratios(0.1, depth, "constant")
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("depth", [1, 6])
+def test_max_drop_ratio_is_the_bound_that_drop_ratios_accepts(schedule, depth):
+    bound = max_drop_ratio(schedule, depth)
+    assert max(drop_ratios(bound - 0.01, depth, schedule)) < 1
+    if bound < 1:
+        with pytest.raises(ValueError, match="drop_ratio"):
+            drop_ratios(bound, depth, schedule)

@@ -10,9 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import torch
 
-from dropkey_lib import analysis, plots, rundir, stats, tables, verdicts
+from dropkey_lib import plots, rundir, stats, tables, verdicts
 
 
 def metrics(run: str, seed: int, acc: float, gap: float = 0.1, depth: int = 3, **extra) -> dict:
@@ -250,65 +249,6 @@ def test_load_checkpoint_index_accepts_a_mapping_or_a_list(tmp_path):
     index.write_text(json.dumps([{"path": "results/checkpoints/none.pt", "test_accuracy": 0.4}]))
     assert list(rundir.read_checkpoint_index(index, root="/repo")) == ["none"]
     assert rundir.read_checkpoint_index(index, root="/repo")["none"]["test_accuracy"] == 0.4
-
-
-def fake_maps(batch=2, heads=3, grid=4, depth=2):
-    n = 1 + grid * grid
-    generator = torch.Generator().manual_seed(0)
-    return [torch.softmax(torch.randn(batch, heads, n, n, generator=generator), dim=-1) for _ in range(depth)]
-
-
-def test_query_maps_and_rollout_map_shapes():
-    maps = fake_maps()
-    per_head = analysis.query_maps(maps, -1, image=1, grid_size=(4, 4))
-    assert per_head.shape == (3, 4, 4)
-    assert per_head[0].sum() == pytest.approx(1 - float(maps[-1][1, 0, 0, 0]), rel=1e-5)
-    from dropkey_lib.analysis import attention_rollout
-
-    heat = analysis.rollout_map(attention_rollout(maps), grid_size=(4, 4))
-    assert heat.shape == (4, 4) and heat.sum() == pytest.approx(1.0)
-
-
-def test_head_entropy_is_per_layer_and_head_and_uniform_is_log_n():
-    maps = fake_maps()
-    entropy = analysis.head_entropy(maps)
-    assert entropy.shape == (2, 3)
-    uniform = [torch.full((1, 2, 5, 5), 0.2)]
-    assert analysis.head_entropy(uniform) == pytest.approx(np.full((1, 2), math.log(5)), rel=1e-5)
-    assert analysis.head_entropy(maps, queries=slice(0, 1)).shape == (2, 3)
-
-
-def test_attention_figures(results):
-    maps = fake_maps()
-    image = torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8)
-    fig = plots.plot_head_maps({"a": maps, "b": maps}, image, grid_size=(4, 4))
-    assert len(fig.axes) == 2 * 4 and "layer 2 of 2" in fig._suptitle.get_text()
-    from dropkey_lib.analysis import attention_rollout
-
-    heat = analysis.rollout_map(attention_rollout(maps), grid_size=(4, 4))
-    assert len(plots.plot_rollout(image, {"a": heat, "b": heat}).axes) == 3
-    ax = plots.plot_head_entropy({"a": analysis.head_entropy(maps)}, reference=math.log(17))
-    assert len(ax.collections) == 3  # one scatter per head
-    with pytest.raises(ValueError, match="shape"):
-        plots.image_hwc(torch.zeros(16, 16))
-    plt.close("all")
-
-
-def test_plot_query_map_overlays_one_head_or_the_mean_and_outlines_a_patch_query():
-    maps = fake_maps()
-    image = torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8)
-    ax = plots.plot_query_map(maps, image, layer=0, head=1, index=1, grid_size=(4, 4))
-    shown = analysis.query_maps(maps, 0, image=1, grid_size=(4, 4))[1]
-    assert len(ax.images) == 2 and np.array_equal(ax.images[1].get_array(), shown)
-    assert not ax.patches and "head 2" in ax.get_title()  # the class token is not on the grid
-    ax = plots.plot_query_map(maps, image, query=1 + 5, grid_size=(4, 4), vmax=0.5, title="a")
-    assert np.allclose(ax.images[1].get_array(), analysis.query_maps(maps, -1, query=6, grid_size=(4, 4)).mean(0))
-    assert ax.images[1].get_clim() == (0.0, 0.5) and len(ax.patches) == 1  # patch 5 (row 1, column 1) outlined
-    assert ax.get_title().startswith("a: mean of the heads")
-    for kwargs, name in [({"layer": 2}, "layer"), ({"head": 3}, "head"), ({"query": 17}, "query")]:
-        with pytest.raises(ValueError, match=name):
-            plots.plot_query_map(maps, image, grid_size=(4, 4), **kwargs)
-    plt.close("all")
 
 
 def test_with_layer_means_adds_one_number_per_run(results):

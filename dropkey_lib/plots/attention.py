@@ -10,8 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from ..attention import row_sums_under_drops
 from ..checks import check_drop_ratio, check_positive_int
+from ..mask_samples import row_sums_under_drops
 from ._common import (
     MASK_CMAP,
     MASKED_ENTRY_COLOR,
@@ -236,7 +236,7 @@ def plot_dropout_row_sums(
 ) -> Axes:
     """Histogram of the row sums of `weights` (n_q, n_k) after post-softmax dropout at `drop_ratio`, with DropKey's.
 
-    The sums come from `attention.row_sums_under_drops` (`draws` masks from a generator seeded with `seed`, each
+    The sums come from `mask_samples.row_sums_under_drops` (`draws` masks from a generator seeded with `seed`, each
     applied as dropout and as DropKey); both histograms are drawn with `plot_row_sums`. The title gives the spread
     of the dropout sums next to the prediction sqrt(r / (1 - r) * mean_i sum_j p_ij**2). Returns the Axes.
     """

@@ -12,8 +12,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from ..attention import check_grid_size, sample_mask_examples
+from ..attention_config import check_grid_size
 from ..checks import check_positive_int
+from ..mask_samples import sample_mask_examples
 from ._common import (
     DROPPED_COLOR,
     KEPT_COLOR,
@@ -143,7 +144,7 @@ def plot_structured_masks(
 ) -> Figure:
     """The paper's Figure 2 with our samplers: one query's keys under DropKey, DropKey-Block and DropKey-Cross.
 
-    Draws one mask per variant with `attention.sample_mask_examples` (`sample_key_drops` and
+    Draws one mask per variant with `mask_samples.sample_mask_examples` (`sample_key_drops` and
     `sample_structured_drops(..., return_seeds=True)` from a torch.Generator seeded with `seed`, so the figure is
     reproducible) and shows each with `plot_key_grid`. The block and cross windows are our reading of the paper's
     Figure 2 (see `sample_structured_drops`). query defaults to the central patch. Returns the Figure (3 Axes).

@@ -1,0 +1,33 @@
+"""Checkers for the exercises of notebooks 01-08: they grade your answer and say what is wrong.
+
+Every `check_*` takes your answer, a function, runs it on inputs of its own and then
+
+- prints one line starting with "Correct" when the answer is right;
+- raises `AssertionError` with a message that says what is wrong and how to think about it when it is not;
+- prints a "not attempted yet" line, and raises nothing, when your function raises `NotImplementedError`. The
+  notebooks ship in that state, so they run from top to bottom before you have written anything.
+
+Checkers that draw random numbers seed torch's global random number generator inside `torch.random.fork_rng`:
+a check gives the same verdict every time you run it, and your own random state is left as it was. Statistical
+tolerances are set so that a correct answer fails with probability below 1e-6 over the draws (each docstring says
+why); the wrong answers the checkers are built to catch miss by hundreds of standard errors.
+
+The checkers live by subject: `attention` (01, 02, 06), `derivations` (03, 04), `training` (05, 07, 08); the
+machinery they share is in `_grading`. The solutions are in `notebooks/solutions.ipynb`; `tests/test_exercises.py`
+runs every checker on its solution and on the wrong answers each checker must catch.
+"""
+
+from .attention import check_attention_dropout, check_dropkey, check_seed_probability
+from .derivations import check_smoothing_coefficients, check_value_gradients
+from .training import check_learning_rate, check_parameter_count, check_schedule
+
+__all__ = [
+    "check_attention_dropout",
+    "check_dropkey",
+    "check_smoothing_coefficients",
+    "check_value_gradients",
+    "check_schedule",
+    "check_seed_probability",
+    "check_parameter_count",
+    "check_learning_rate",
+]

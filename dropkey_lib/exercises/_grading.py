@@ -1,0 +1,212 @@
+"""The grading machinery that every checker shares: calling an answer, failing with an explanation, and the
+statistical checks of functions that return attention weights."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+DROPPED = 1e-20  # a weight below this counts as dropped (softmax weights of the checkers' scores are above 1e-9)
+Z_LIMIT = 6.0  # a statistic this many standard errors from its expectation fails: P(|Z| > 6) = 2e-9
+CORRELATION_LIMIT = 0.1  # drop patterns that should be independent: |corr| is ~0.003 here, shared masks give 1
+
+
+class _NotAttempted(Exception):
+    """The answer raised NotImplementedError: the exercise is not attempted yet."""
+
+
+def _name(answer: Any) -> str:
+    return getattr(answer, "__name__", type(answer).__name__)
+
+
+def _checker(check: Callable[..., str]) -> Callable[..., None]:
+    """Turn `check(answer) -> success line` into a notebook checker: prints the success line, or prints "not
+    attempted yet" when the answer raises NotImplementedError; an AssertionError from `check` passes through."""
+
+    @functools.wraps(check)
+    def run(answer: Any) -> None:
+        if not callable(answer):
+            raise TypeError(f"{check.__name__} takes your function, got {type(answer).__name__}: {answer!r}")
+        try:
+            message = check(answer)
+        except _NotAttempted:
+            print(
+                f"{check.__name__}: not attempted yet. Replace `raise NotImplementedError` in "
+                f"{_name(answer)} with your code and rerun this cell."
+            )
+            return
+        print(message)
+
+    return run
+
+
+def _call(answer: Callable, *args: Any) -> Any:
+    """Call the answer; NotImplementedError means "not attempted", any other error fails the check with its text."""
+    try:
+        return answer(*args)
+    except NotImplementedError:
+        raise _NotAttempted from None
+    except Exception as error:
+        shown = ", ".join(_describe(a) for a in args)
+        raise AssertionError(
+            f"{_name(answer)}({shown}) raised {type(error).__name__}: {error}\n"
+            "Your function must run without an error on these inputs (the traceback above shows where it failed)."
+        ) from error
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return f"tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape}"
+    return repr(value)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed torch's global RNG for the duration of a check and restore the caller's state afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _fail(title: str, explanation: str) -> None:
+    raise AssertionError(f"{title}\n{explanation}") from None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Shared checks for functions that return attention weights
+
+
+def _as_weights(out: Any, like: Tensor, answer: Callable, drop_ratio: float) -> Tensor:
+    """Check that the answer returned a finite floating tensor with the shape of its input."""
+    name = _name(answer)
+    if not isinstance(out, Tensor):
+        _fail(
+            f"{name} returned a {type(out).__name__}, not a torch.Tensor.",
+            "Return the weights as a tensor with the shape of the input.",
+        )
+    if out.shape != like.shape:
+        _fail(
+            f"{name} returned shape {tuple(out.shape)} for an input of shape {tuple(like.shape)}.",
+            "The weights have one entry per (..., query, key): the shape of the input.",
+        )
+    if not out.is_floating_point():
+        _fail(f"{name} returned a {out.dtype} tensor.", "Weights are floating-point numbers.")
+    if out.isnan().any():
+        _fail(
+            f"{name} returned NaN in {int(out.isnan().sum())} of {out.numel()} entries (ratio {drop_ratio}).",
+            "NaN comes from -inf: 0 * -inf is NaN (a mask multiplied by -inf), and a softmax over a row whose "
+            "logits are all -inf is 0/0. Use a large finite negative logit for dropped keys instead: Algorithm 1's "
+            "-1e12, or masked_fill with torch.finfo(scores.dtype).min (notebook 02, section 2).",
+        )
+    if not out.isfinite().all():
+        _fail(f"{name} returned inf in {int((~out.isfinite()).sum())} entries.", "Weights must be finite numbers.")
+    return out
+
+
+def _calls(answer: Callable, inputs: Tensor, drop_ratio: float, draws: int) -> Tensor:
+    """`draws` calls of answer(inputs, ratio), stacked: (draws, *inputs.shape). Also checks that the input is left
+    as it was (an in-place change would corrupt the caller's scores)."""
+    original = inputs.clone()
+    outputs = []
+    for _ in range(draws):
+        out = _as_weights(_call(answer, inputs, drop_ratio), inputs, answer, drop_ratio)
+        if not torch.equal(inputs, original):
+            _fail(
+                f"{_name(answer)} changed its input in place.",
+                "Functions like masked_fill_, add_ or `x += ...` modify the tensor you were given. Build a new "
+                "tensor instead (masked_fill, `x = x + ...`).",
+            )
+        outputs.append(out.detach().float())
+    return torch.stack(outputs)
+
+
+def _correlation(a: Tensor, b: Tensor) -> float:
+    """Pearson correlation of two equally shaped 0/1 tensors (0 when either is constant)."""
+    a, b = a.double().flatten(), b.double().flatten()
+    a, b = a - a.mean(), b - b.mean()
+    denominator = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
+    return float((a * b).sum()) / denominator if denominator > 0 else 0.0
+
+
+def _check_independent(drops: Tensor, name: str, kind: str) -> None:
+    """drops: (draws, *batch, N_q, N_k) bool. Fail when neighbouring calls, batch entries, queries or keys share
+    their drop pattern.
+
+    For independent Bernoulli entries the correlation of two neighbouring slices has standard error
+    1 / sqrt(number of pairs), below 0.005 for the checkers' shapes (>= 40,000 pairs), so a limit of 0.1 is more
+    than 20 standard errors away; a shared mask has correlation 1.
+    """
+    leading = {0: [], 1: ["batch"], 2: ["batch", "head"]}.get(drops.dim() - 3)
+    leading = leading if leading is not None else [f"leading dimension {d}" for d in range(1, drops.dim() - 2)]
+    dims = ["call", *leading, "query", "key"]
+    for dim, label in enumerate(dims):
+        if drops.shape[dim] < 2:
+            continue
+        corr = _correlation(drops.narrow(dim, 0, drops.shape[dim] - 1), drops.narrow(dim, 1, drops.shape[dim] - 1))
+        if abs(corr) < CORRELATION_LIMIT:
+            continue
+        if label == "call":
+            _fail(
+                f"Every call of {name} drops (nearly) the same entries: correlation {corr:.2f} between the "
+                "patterns of two calls.",
+                "A fresh mask must be drawn at every call, from torch's global random number generator "
+                "(torch.rand or torch.bernoulli without a generator). Do not call torch.manual_seed inside "
+                "your function.",
+            )
+        if label == "key":
+            _fail(
+                f"{name} drops whole rows: neighbouring keys of a query are dropped together (correlation {corr:.2f}).",
+                f"{kind} flips an independent coin for every (query, key) entry.",
+            )
+        _fail(
+            f"One mask is shared across the {label} dimension: neighbouring {label} entries have the same "
+            f"zero pattern (correlation {corr:.2f}).",
+            f"{kind} draws its mask with the full shape of the weights (..., N_q, N_k): every sample, head and "
+            "query gets its own random keys (notebook 02, Line 2a). A mask of shape (..., 1, N_k) or (N_q, N_k) "
+            "broadcast over the other dimensions is a different regulariser (the 'column-wise' variant).",
+        )
+
+
+def _check_drop_fraction(drops: Tensor, drop_ratio: float, kind: str) -> None:
+    """drops: bool entries of rows with at least one kept key. Fail unless the number dropped per row varies like a
+    binomial and about `drop_ratio` of the entries are dropped.
+
+    The per-row count of independent drops at the observed rate f is Binomial(N_k, f); its sample variance over
+    the checkers' R >= 7,000 rows has a relative standard error below 2.5%, and we allow 25% (10 standard errors).
+    The fraction of n independent Bernoulli(ratio) entries has standard error sqrt(ratio (1 - ratio) / n); we allow
+    Z_LIMIT = 6 of them (false failure 2e-9).
+    """
+    n = drops.numel()
+    fraction = float(drops.float().mean())
+    counts = drops.float().sum(-1).flatten()
+    expected = drops.shape[-1] * fraction * (1 - fraction)
+    variance = float(counts.var())
+    if expected > 0 and not 0.75 * expected <= variance <= 1.25 * expected:
+        _fail(
+            f"The number of dropped keys per row has variance {variance:.2f}; independent drops at this rate give "
+            f"N_k f (1 - f) = {expected:.2f}.",
+            f"{kind} flips an independent coin for every (query, key) entry, so the count per row is "
+            "Binomial(N_k, ratio). Dropping exactly round(ratio * N_k) keys per row, say, is not the same.",
+        )
+    tolerance = Z_LIMIT * math.sqrt(drop_ratio * (1 - drop_ratio) / n) + 1e-12
+    if abs(fraction - drop_ratio) > tolerance:
+        if abs(fraction - (1 - drop_ratio)) <= tolerance:
+            _fail(
+                f"You drop {fraction:.3f} of the entries with ratio {drop_ratio}: that is 1 - ratio.",
+                "`drop_ratio` is the probability to DROP an entry. `torch.rand(shape) < ratio` (or "
+                "torch.bernoulli(torch.full(shape, ratio))) is True for the dropped entries.",
+            )
+        _fail(
+            f"You drop {fraction:.4f} of the entries, but the ratio is {drop_ratio} (allowed: {drop_ratio} ± "
+            f"{tolerance:.4f}, {Z_LIMIT:g} standard errors over {n:,} entries).",
+            f"{kind} drops every entry independently with probability exactly `drop_ratio`.",
+        )

@@ -1,0 +1,272 @@
+"""Checkers of the attention exercises: dropout after the softmax (01), DropKey (02), the seed probability of
+structured DropKey (06)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..attention import dropkey_weights, seed_probability
+from ._grading import (
+    DROPPED,
+    _call,
+    _calls,
+    _check_drop_fraction,
+    _check_independent,
+    _checker,
+    _fail,
+    _name,
+    _seeded,
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# 01: post-softmax attention dropout
+
+
+@_checker
+def check_attention_dropout(fn: Callable[[Tensor, float], Tensor]) -> str:
+    """Grade `fn(weights, ratio) -> weights after dropout`: classic post-softmax attention dropout (timm's
+    `attn_drop`), with torch's global RNG.
+
+    Right means: every entry is zeroed independently with probability `drop_ratio` (per sample, head, query and key, a
+    fresh draw at every call), and every surviving entry is the input times exactly 1 / (1 - ratio); with ratio 0
+    the weights come back unchanged. Checked on softmax weights of shape (8, 4, 16, 16) at ratio 0.3 and
+    (40, 12, 7) at ratio 0.1, 16 calls each; the statistical limits are those of `_check_drop_fraction` and
+    `_check_independent` (false failure below 1e-6).
+    """
+    name = _name(fn)
+    with _seeded(1):
+        for shape, drop_ratio in (((8, 4, 16, 16), 0.3), ((40, 12, 7), 0.1)):
+            weights = torch.randn(shape).softmax(-1)
+            out = _calls(fn, weights, drop_ratio, 16)
+            drops = out == 0
+            if not drops.any():
+                if torch.allclose(out, weights.expand_as(out)):
+                    _fail(
+                        f"{name} drops nothing: it returns the weights unchanged.",
+                        "Zero each weight with probability `drop_ratio`. (F.dropout(x, p) with training=False, or an "
+                        "nn.Dropout in eval mode, does nothing.)",
+                    )
+                _fail(f"{name} never returns an exact zero.", "Dropout sets a dropped weight to exactly 0.")
+            scale = out[~drops] / weights.expand_as(out)[~drops]
+            target = 1 / (1 - drop_ratio)
+            if not torch.allclose(scale, torch.full_like(scale, target), rtol=1e-4):
+                row_sums = out.sum(-1)
+                kept_rows = (~drops).any(-1)
+                if torch.allclose(row_sums[kept_rows], torch.ones_like(row_sums[kept_rows]), atol=1e-4):
+                    _fail(
+                        "Every row of your weights sums to one: you renormalise the rows.",
+                        "Renormalising over the kept keys is what DropKey's softmax does. Dropout multiplies the "
+                        f"survivors by the constant 1/(1 - ratio) = {target:.4f} instead, and its rows do not "
+                        "sum to one.",
+                    )
+                if torch.allclose(scale, torch.ones_like(scale), rtol=1e-4):
+                    _fail(
+                        "The surviving weights are not rescaled.",
+                        f"Multiply them by 1/(1 - ratio) = {target:.4f}: then E[w] = p, dropout is unbiased.",
+                    )
+                if torch.allclose(scale, torch.full_like(scale, 1 - drop_ratio), rtol=1e-4):
+                    _fail(
+                        "You multiply the survivors by (1 - ratio); divide by it instead.",
+                        f"The survivors must grow by 1/(1 - ratio) = {target:.4f} so that E[w] = p.",
+                    )
+                _fail(
+                    f"The survivors are scaled by factors from {float(scale.min()):.4f} to {float(scale.max()):.4f}.",
+                    f"Every survivor must be the input times 1/(1 - ratio) = {target:.4f}.",
+                )
+            _check_independent(drops, name, "Attention dropout")
+            _check_drop_fraction(drops, drop_ratio, "Attention dropout")
+        weights = torch.randn(4, 6, 6).softmax(-1)
+        unchanged = _calls(fn, weights, 0.0, 1)[0]
+        if not torch.allclose(unchanged, weights):
+            _fail("With ratio 0 your function changes the weights.", "Ratio 0 drops nothing and rescales by 1.")
+        sums = _calls(fn, weights.repeat(500, 1, 1), 0.3, 1)[0].sum(-1)
+    return (
+        f"Correct: {name} is post-softmax dropout. Its row sums have mean {float(sums.mean()):.3f} but range "
+        f"from {float(sums.min()):.2f} to {float(sums.max()):.2f} (ratio 0.3, six keys): unbiased, but a single "
+        "draw is no longer a distribution."
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 02: DropKey
+
+
+@_checker
+def check_dropkey(fn: Callable[[Tensor, float], Tensor]) -> str:
+    """Grade `fn(scores, ratio) -> weights`: DropKey on pre-softmax scores (..., N_q, N_k), with torch's global RNG.
+
+    Right means, as the library's `attention.dropkey_weights`: the weights have the shape of the scores; every
+    (..., query, key) entry is dropped independently with probability `drop_ratio`, afresh at every call; a dropped
+    entry has weight exactly 0; the kept entries are the softmax of the scores renormalised over the kept keys, so
+    every row sums to one, with no 1/(1 - ratio) rescaling. A row whose keys are all dropped must not be NaN;
+    any finite weights pass there (the library, like Algorithm 1 in float32, gives it uniform weights).
+
+    How: 16 calls on scores (8, 4, 16, 16) at ratio 0.3 and 24 calls on (40, 12, 7) at ratio 0.1. The zero pattern
+    of each call is the mask; the weights are compared with `dropkey_weights(scores, ratio, drop_mask=mask)` to
+    1e-5, the mask's statistics with `_check_independent` and `_check_drop_fraction` (false failure below 1e-6 in
+    all). All-dropped rows (probability ratio**N_k: 4e-9 and 1e-7 per row here) are left out of the comparison.
+    Then ratio 0 must give the plain softmax, and scores (4096, 1, 2) at ratio 0.5 (one row in four all dropped)
+    must give no NaN.
+    """
+    name = _name(fn)
+    with _seeded(2):
+        for shape, drop_ratio, draws in (((8, 4, 16, 16), 0.3, 16), ((40, 12, 7), 0.1, 24)):
+            _check_dropkey_pass(fn, torch.randn(shape), drop_ratio, draws)
+        scores = torch.randn(4, 6, 6)
+        plain = _calls(fn, scores, 0.0, 1)[0]
+        if not torch.allclose(plain, scores.softmax(-1), atol=1e-6):
+            _fail(
+                "With ratio 0 your weights differ from the plain softmax of the scores.",
+                "Ratio 0 drops nothing: DropKey is then exactly the softmax.",
+            )
+        _calls(fn, torch.randn(4096, 1, 2), 0.5, 1)  # all-dropped rows must not be NaN (checked in _as_weights)
+    return (
+        f"Correct: {name} is DropKey. Dropped keys get weight exactly 0, each (query, key) entry independently "
+        "with probability ratio, and every row is the softmax renormalised over the kept keys."
+    )
+
+
+def _check_dropkey_pass(fn: Callable, scores: Tensor, drop_ratio: float, draws: int) -> None:
+    name = _name(fn)
+    weights = _calls(fn, scores, drop_ratio, draws)
+    n_keys = scores.shape[-1]
+    plain = scores.softmax(-1).expand_as(weights)
+    drops = weights.abs() < DROPPED
+    uniform_rows = (weights - 1 / n_keys).abs().amax(-1) < 1e-6
+    empty_rows = drops.all(-1)
+    all_dropped = uniform_rows | empty_rows  # probability ratio**N_k per row: almost never
+    if all_dropped.float().mean() > 0.01:
+        _fail(
+            f"{float(all_dropped.float().mean()):.0%} of your rows are uniform or all zero, as if every key of "
+            "the row were dropped.",
+            "That happens when whole queries are dropped (a mask of shape (..., N_q, 1)). DropKey drops single "
+            "(query, key) entries; a row loses all its keys only with probability ratio**N_k.",
+        )
+    if not drops.any():
+        if torch.allclose(weights, plain, atol=1e-6):
+            _fail(
+                f"Nothing is dropped: in {draws} calls, {name} returned the plain softmax of the scores.",
+                "Did you write -1e-12 instead of -1e12? Adding mask * -1e-12 moves a logit by 10^-12, which "
+                "changes nothing (notebook 02, bug 1). A dropped key needs a hugely negative logit, -1e12.",
+            )
+        _fail(
+            "No weight is exactly 0, but the weights differ from the plain softmax.",
+            "A dropped key must get weight exactly 0: give its logit a hugely negative value before the softmax "
+            "(-1e12, or masked_fill with torch.finfo(scores.dtype).min). A logit of 0 (or a zeroed key "
+            "vector) still gets weight (notebook 02, bug 4).",
+        )
+    rows = ~all_dropped
+    sums = weights.sum(-1)
+    if not torch.allclose(sums[rows], torch.ones_like(sums[rows]), atol=1e-4):
+        _diagnose_row_sums(weights, plain, drops, rows, scores, drop_ratio)
+    _check_independent(drops, name, "DropKey")
+    _check_drop_fraction(drops[rows], drop_ratio, "DropKey")
+    expected = dropkey_weights(scores.expand_as(weights), drop_ratio, drop_mask=drops)
+    gap = float((weights - expected)[rows].abs().max())
+    if gap > 1e-5:
+        _fail(
+            f"Your kept weights are not the softmax renormalised over the kept keys (largest difference {gap:.2g}).",
+            "Keep the scores as they are (they are already the scaled logits: do not scale them again), give the "
+            "dropped entries a hugely negative logit, and take the softmax over the last dimension.",
+        )
+
+
+def _diagnose_row_sums(
+    weights: Tensor, plain: Tensor, drops: Tensor, rows: Tensor, scores: Tensor, drop_ratio: float
+) -> None:
+    """The rows do not sum to one: say why, for the usual mistakes."""
+    sums = weights.sum(-1)[rows]
+    span = f"between {float(sums.min()):.3f} and {float(sums.max()):.3f}"
+    kept = ~drops & rows.unsqueeze(-1)
+    if torch.allclose(weights.sum(-2), torch.ones_like(weights.sum(-2)), atol=1e-4):
+        _fail(
+            f"Your rows sum to values {span}, but your columns sum to one.",
+            "Take the softmax over the keys, the last dimension: softmax(dim=-1).",
+        )
+    after_softmax = weights[kept] / plain[kept]
+    rescaled = 1 / (1 - drop_ratio)
+    if torch.allclose(after_softmax, torch.full_like(after_softmax, rescaled), rtol=1e-4):
+        _fail(
+            f"This is dropout after the softmax, with the 1/(1 - ratio) rescale (timm's attn_drop): your rows sum "
+            f"to values {span}.",
+            "Each survivor is its plain softmax weight times 1/(1 - ratio), so the rows are no longer "
+            "distributions. DropKey masks the logits BEFORE the softmax; the softmax then renormalises over the "
+            "kept keys, and every row sums to one.",
+        )
+    if torch.allclose(after_softmax, torch.ones_like(after_softmax), rtol=1e-4):
+        _fail(
+            f"You zero weights after the softmax: your rows sum to values {span}.",
+            "The survivors keep their plain softmax weights, so a row sums to less than one (notebook 02, bug 3). "
+            "Mask the logits BEFORE the softmax, so that it renormalises over the kept keys.",
+        )
+    renormalised = dropkey_weights(scores.expand_as(weights), drop_ratio, drop_mask=drops)
+    factor = weights[kept] / renormalised[kept]
+    if torch.allclose(factor, torch.full_like(factor, float(factor.mean())), rtol=1e-4):
+        c = float(factor.mean())
+        if abs(c - rescaled) < 1e-3:
+            _fail(
+                f"Every row sums to {c:.4f} = 1/(1 - ratio): you rescale by 1/(1 - ratio).",
+                "DropKey has no rescaling: the softmax already renormalises over the kept keys, so the weights "
+                "of each row sum to one. Remove the factor.",
+            )
+        _fail(f"Every row sums to {c:.4f} instead of 1.", "Return the softmax itself, without a factor.")
+    _fail(
+        f"The rows of your weights sum to values {span}.",
+        "DropKey's weights are a softmax over the keys (the last dimension), taken after dropping: every row "
+        "sums to one.",
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 06: the seed probability of structured DropKey
+
+
+@_checker
+def check_seed_probability(fn: Callable[[float, int, str], float]) -> str:
+    """Grade `fn(ratio, window_size, shape) -> gamma`: the probability that a grid position is a seed, such that
+    every key is dropped with probability `drop_ratio` by block (`shape="block"`, w x w) or cross (`"cross"`, 2w - 1
+    cells) windows. Compared with `attention.seed_probability` to a relative 1e-9; no randomness.
+    """
+    name = _name(fn)
+    for shape in ("block", "cross"):
+        for window_size in (1, 3, 5, 7):
+            cover = window_size**2 if shape == "block" else 2 * window_size - 1
+            for drop_ratio in (0.05, 0.1, 0.3, 0.6):
+                answer = _call(fn, drop_ratio, window_size, shape)
+                try:
+                    gamma = float(answer)
+                except (TypeError, ValueError):
+                    _fail(f"{name} returned {answer!r}, not a number.", "Return gamma, a probability.")
+                exact = seed_probability(drop_ratio, window_size, shape)
+                if math.isclose(gamma, exact, rel_tol=1e-9):
+                    continue
+                where = f"{name}({drop_ratio}, {window_size}, {shape!r}) = {gamma:.6f}, but gamma = {exact:.6f}"
+                other = (2 * window_size - 1) if shape == "block" else window_size**2
+                if math.isclose(gamma, 1 - (1 - drop_ratio) ** (1 / other), rel_tol=1e-9):
+                    _fail(
+                        f"{where}: you count the cells of the other shape.",
+                        "A key is covered by w * w seed positions for a block, and 2w - 1 for a cross (a plus with "
+                        "arms of w // 2).",
+                    )
+                if math.isclose(gamma, drop_ratio / cover, rel_tol=1e-9):
+                    _fail(
+                        f"{where}: ratio / |S| is only the small-ratio approximation.",
+                        "Windows overlap: a key is kept only if NONE of its |S| seed positions fires, so "
+                        "P(kept) = (1 - gamma)**|S| = 1 - ratio. Solve that for gamma.",
+                    )
+                if math.isclose(gamma, drop_ratio, rel_tol=1e-9) and cover > 1:
+                    _fail(
+                        f"{where}: each seed drops a whole window.",
+                        "With gamma = ratio far more than `drop_ratio` of the keys would be dropped. "
+                        "A key is kept only if none of its |S| seed positions fires: (1 - gamma)**|S| = 1 - ratio.",
+                    )
+                _fail(
+                    f"{where}.",
+                    "Set P(key kept) = (1 - gamma)**|S| equal to 1 - ratio, with |S| = w * w for a "
+                    "block and 2w - 1 for a cross, and solve for gamma.",
+                )
+    return f"Correct: {name} gives gamma = 1 - (1 - ratio)**(1/|S|), so every key is dropped with probability ratio."

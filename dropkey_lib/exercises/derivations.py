@@ -1,0 +1,139 @@
+"""Checkers of the derivation exercises: the smoothing coefficient (03) and the gradient of the toy objective (04)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..smoothing import smoothing_coefficients
+from ._grading import _call, _checker, _fail, _name
+
+# --------------------------------------------------------------------------------------------------------------
+# 03: the smoothing coefficient
+
+
+@_checker
+def check_smoothing_coefficients(fn: Callable[[np.ndarray, float], Sequence[float]]) -> str:
+    """Grade `fn(p, ratio) -> c`: the exact smoothing coefficients c_j = (1 - r) E[1 / (p_j + sum_{i != j} m_i p_i)]
+    of one attention row p (n,), for n <= 8, as an array (n,).
+
+    Compared with `smoothing.smoothing_coefficients(p, ratio)` to a relative 1e-6 on 45 rows (n from 1 to 8, ratios
+    0.1 to 0.9); there is no randomness.
+    """
+    name = _name(fn)
+    rng = np.random.default_rng(3)
+    for n in (2, 3, 5, 8, 1):
+        for drop_ratio in (0.1, 0.5, 0.9):
+            for concentration in (0.3, 1.0, 5.0):
+                p = rng.dirichlet(np.full(n, concentration))
+                p = np.maximum(p, 1e-3)
+                p /= p.sum()
+                answer = _call(fn, p.copy(), drop_ratio)
+                try:
+                    c = np.asarray(answer, dtype=np.float64).reshape(-1)
+                except (TypeError, ValueError):
+                    _fail(f"{name} returned {type(answer).__name__}, not numbers.", "Return one c_j per key.")
+                if c.shape != p.shape:
+                    _fail(f"{name} returned {c.size} numbers for a row of {n} keys.", "Return one c_j per key.")
+                exact = smoothing_coefficients(p, drop_ratio)
+                if np.allclose(c, exact, rtol=1e-6, atol=0):
+                    continue
+                _diagnose_coefficients(c, exact, p, drop_ratio, n)
+    return (
+        f"Correct: {name} gives the exact smoothing coefficients. Note how the largest weight always gets the "
+        "smallest c_j."
+    )
+
+
+def _diagnose_coefficients(c: np.ndarray, exact: np.ndarray, p: np.ndarray, drop_ratio: float, n: int) -> None:
+    where = (
+        f"for p = {np.round(p, 3).tolist()} and ratio {drop_ratio}: yours {np.round(c, 4).tolist()}, "
+        f"exact {np.round(exact, 4).tolist()}"
+    )
+    close = functools.partial(np.allclose, c, rtol=1e-6, atol=0)
+    if close(exact / (1 - drop_ratio)):
+        _fail(
+            f"Your coefficients are c_j / (1 - r) {where}.",
+            "Key j must itself survive, which happens with probability 1 - r: c_j = (1 - r) E[...].",
+        )
+    if close(exact * p):
+        _fail(f"You return E[p_hat_j] = c_j p_j {where}.", "The coefficient is that expectation divided by p_j.")
+    if close(exact + drop_ratio**n / (n * p)):
+        _fail(
+            f"You count the all-dropped row as uniform {where}.",
+            "c_j is defined with weight 0 for a row without kept keys (all_dropped='zero'); the library's uniform "
+            "fallback adds r**n / (n p_j).",
+        )
+    if close(np.ones_like(c)):
+        _fail(
+            f"c_j = 1 for every key {where}.",
+            "That is post-softmax dropout; DropKey renormalises over the kept "
+            "keys, which gives small keys a larger share.",
+        )
+    _fail(
+        f"Your coefficients differ {where}.",
+        "Enumerate the 2**(n-1) keep patterns m of the other keys (each with probability (1-r)**kept * r**dropped), "
+        "average 1 / (p_j + sum of the kept p_i), and multiply by 1 - r.",
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 04: the gradient of the toy objective
+
+
+@_checker
+def check_value_gradients(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> str:
+    """Grade `fn(p, values, y) -> gradient`: the gradient of f = 1/2 ||sum_j p_j v_j - y||^2 with respect to every
+    value v_j, as an (n, d) tensor, for weights p (n,), values (n, d) and a target y (d,).
+
+    Compared with torch.autograd to 1e-9 (float64) for (n, d) = (3, 2), (5, 4) and (16, 8); there is no randomness
+    beyond the fixed inputs.
+    """
+    name = _name(fn)
+    generator = torch.Generator().manual_seed(4)
+    for n, d in ((3, 2), (5, 4), (16, 8)):
+        p = torch.randn(n, generator=generator, dtype=torch.float64).softmax(-1)
+        values = torch.randn(n, d, generator=generator, dtype=torch.float64) * 0.1
+        y = torch.zeros(d, dtype=torch.float64)
+        y[0] = 3.0
+        leaf = values.clone().requires_grad_()
+        (0.5 * ((p @ leaf) - y).pow(2).sum()).backward()
+        exact = leaf.grad
+        answer = _call(fn, p.clone(), values.clone(), y.clone())
+        if not isinstance(answer, Tensor):
+            answer = torch.as_tensor(np.asarray(answer, dtype=np.float64))
+        answer = answer.detach().to(torch.float64)
+        if answer.shape != exact.shape:
+            _fail(
+                f"{name} returned shape {tuple(answer.shape)}; expected {tuple(exact.shape)}, one gradient "
+                "(a d-vector) per value.",
+                "df/dv_s has the shape of v_s, and there are n values.",
+            )
+        if torch.allclose(answer, exact, rtol=1e-9, atol=1e-12):
+            continue
+        where = f"(n = {n}, d = {d})"
+        if torch.allclose(answer, -exact, rtol=1e-9, atol=1e-12):
+            _fail(
+                f"Your gradient has the wrong sign {where}.",
+                "The residual is (output - y) = sum_j p_j v_j - y; gradient descent subtracts the gradient and "
+                "moves the output towards y.",
+            )
+        if torch.allclose(answer, exact / p.unsqueeze(-1), rtol=1e-9, atol=1e-12):
+            _fail(
+                f"Your gradient is missing the factor p_s {where}.",
+                "v_s enters the output as p_s v_s, so the chain rule gives p_s (output - y): every value is "
+                "pushed in proportion to its attention, the start of the rich-get-richer loop.",
+            )
+        _fail(
+            f"Your gradient differs from autograd's {where}: largest difference "
+            f"{float((answer - exact).abs().max()):.3g}.",
+            "df/dv_s = p_s (sum_j p_j v_j - y): one row per value.",
+        )
+    return (
+        f"Correct: {name} is df/dv_s = p_s (sum_j p_j v_j - y). Every value moves in the same direction, in "
+        "proportion to its attention weight."
+    )

@@ -1,0 +1,208 @@
+"""Checkers of the model and training exercises: a decreasing drop-ratio schedule (05), the parameter count of
+the tiny ViT (07), the learning-rate schedule (08)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..train import learning_rate
+from ..vit import TinyViT, ViTConfig, count_parameters
+from ._grading import _call, _checker, _fail, _name
+
+# --------------------------------------------------------------------------------------------------------------
+# 05: a decreasing drop-ratio schedule
+
+
+SCHEDULE_RATIOS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.45)
+SCHEDULE_DEPTHS = (1, 2, 3, 4, 6, 12, 24)
+
+
+@_checker
+def check_schedule(fn: Callable[[float, int], Sequence[float]]) -> str:
+    """Grade `fn(drop_ratio, depth) -> per-layer ratios`, first layer first: a schedule like the library's
+    `linear_down`, of any shape.
+
+    Right means, for every mean ratio in SCHEDULE_RATIOS (all below 0.5) and depth in SCHEDULE_DEPTHS: `depth`
+    numbers in [0, 1), whose mean is `drop_ratio` (to 1e-9), that never increase from one layer to the next, and
+    whose first layer drops more than its last when depth > 1 and drop_ratio > 0. No randomness.
+    """
+    name = _name(fn)
+    for drop_ratio in SCHEDULE_RATIOS:
+        for depth in SCHEDULE_DEPTHS:
+            answer = _call(fn, drop_ratio, depth)
+            try:
+                ratios = [float(r) for r in answer]
+            except (TypeError, ValueError):
+                _fail(
+                    f"{name}({drop_ratio}, {depth}) returned {answer!r}, not a list of numbers.",
+                    "Return one drop ratio per layer.",
+                )
+            where = f"{name}({drop_ratio}, {depth}) = {[round(r, 4) for r in ratios]}"
+            if len(ratios) != depth:
+                _fail(f"{where} has {len(ratios)} entries.", "Return one ratio per layer: `depth` numbers.")
+            if not all(0.0 <= r < 1.0 for r in ratios):
+                _fail(
+                    f"{where} has a ratio outside [0, 1).",
+                    "Every layer's ratio is a probability below 1. Your schedule must work for every mean ratio "
+                    "below 0.5 and every depth up to 24 (the library's goes from 2 * ratio down to 0).",
+                )
+            mean = sum(ratios) / depth
+            if abs(mean - drop_ratio) > 1e-9:
+                hint = (
+                    " That is half the ratio: `linspace(ratio, 0, depth)` is the alternative reading that notebook "
+                    "05 warns about."
+                    if abs(mean - drop_ratio / 2) < 1e-9
+                    else ""
+                )
+                _fail(
+                    f"{where} has mean {mean:.6f}, not {drop_ratio}.",
+                    "The schedule must keep the MEAN ratio, so that every schedule drops the same number of keys "
+                    "in total and the comparison is fair." + hint,
+                )
+            if any(b > a + 1e-12 for a, b in itertools.pairwise(ratios)):
+                _fail(
+                    f"{where} increases somewhere.",
+                    "The paper's schedule decreases with depth: the first layer (next to the patches) drops most.",
+                )
+            if depth > 1 and drop_ratio > 0 and not ratios[0] > ratios[-1]:
+                _fail(f"{where} is constant.", "A decreasing schedule drops more in the first layer than in the last.")
+    linear = all(
+        np.allclose(_call(fn, drop_ratio, depth), np.linspace(2 * drop_ratio, 0, depth), atol=1e-9)
+        for drop_ratio in SCHEDULE_RATIOS[1:]
+        for depth in SCHEDULE_DEPTHS[1:]
+    )
+    kind = "the library's linear_down" if linear else "a decreasing schedule of your own"
+    return f"Correct: {name} is {kind}: the mean ratio is kept and the ratio never increases with depth."
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 07: the parameter count of the tiny ViT
+
+
+# Notebook 07 builds the plain ViT: a patch embedding, a class token and an MLP ratio of 4. Today's default TinyViT
+# (a convolutional stem, mean pooling, two blocks) is not what it teaches, so every configuration starts from this.
+PARAMETER_BASE = {"stem": "patch", "pool": "cls", "mlp_ratio": 4.0}
+PARAMETER_CONFIGS = (
+    {},
+    {"dim": 64, "depth": 3},
+    {"patch_size": 8},
+    {"patch_size": 2, "dim": 32, "depth": 1},
+    {"pool": "mean"},
+    {"mlp_ratio": 2.0, "num_classes": 100},
+    {"num_heads": 2},
+    {"num_heads": 8, "depth": 6},
+)
+
+
+@_checker
+def check_parameter_count(fn: Callable[[ViTConfig], int]) -> str:
+    """Grade `fn(config) -> int`: the number of trainable parameters of `TinyViT(config)`, from the config alone.
+
+    Compared exactly with `count_parameters(TinyViT(config))` for the configurations in PARAMETER_CONFIGS, each on
+    top of PARAMETER_BASE, the patch-embedding ViT of notebook 07 (patch sizes 2 to 8, widths, depths, heads,
+    pooling, MLP ratio and classes all vary).
+    """
+    name = _name(fn)
+    for changes in PARAMETER_CONFIGS:
+        overrides = {**PARAMETER_BASE, **changes}
+        config = ViTConfig(**overrides)
+        exact = count_parameters(TinyViT(config))
+        answer = _call(fn, config)
+        try:
+            whole = not isinstance(answer, bool) and bool(int(answer) == answer)
+        except (TypeError, ValueError):
+            whole = False
+        if not whole:
+            _fail(f"{name} returned {answer!r}; a parameter count is a whole number.", "Return an int.")
+        if int(answer) == exact:
+            continue
+        _diagnose_parameter_count(int(answer), exact, config, overrides)
+    return (
+        f"Correct: {name} counts every parameter. The number of heads changes nothing: heads only split the channels."
+    )
+
+
+def _diagnose_parameter_count(answer: int, exact: int, config: ViTConfig, overrides: dict) -> None:
+    c, hidden = config.dim, int(config.dim * config.mlp_ratio)
+    tokens = config.layout.num_tokens
+    layer_norms = 2 * c * (2 * config.depth + 1)
+    biases = c + config.depth * (3 * c + c + hidden + c) + config.num_classes
+    mistakes = {
+        exact - c: "You are one `dim` short: the class token (1 x dim), or its slot in the position embedding "
+        "((N + 1) x dim: the class token has a position too).",
+        exact + c: "You count a class token that is not there: with pool='mean' there is no class token and the "
+        "position embedding has N slots.",
+        exact - tokens * c: "You forgot the position embedding: one learned dim-vector per token.",
+        exact - layer_norms: "You forgot the LayerNorms: 2 per block and a final one, each with a weight and a bias "
+        "of size dim.",
+        exact - biases: "You forgot the biases: the patch embedding, qkv, proj, fc1, fc2 and the head all have one.",
+        exact - c * c * config.depth: "An attention layer has qkv (dim -> 3 dim) and proj (dim -> dim): you left out "
+        "a dim x dim matrix per block.",
+    }
+    where = f"{answer:,} for ViTConfig({', '.join(f'{k}={v!r}' for k, v in overrides.items())}), but it has {exact:,}"
+    if answer in mistakes:
+        _fail(f"Your count is {where}.", mistakes[answer])
+    _fail(
+        f"Your count is {where} (off by {answer - exact:+,}).",
+        "Count part by part as in section 4: patch embedding (a conv with 3 * patch_size**2 * dim weights + dim "
+        "biases), class token, position embedding, per block two LayerNorms, qkv, proj, fc1, fc2, then the final "
+        "LayerNorm and the head. The number of heads adds nothing.",
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 08: the learning-rate schedule
+
+
+LR_CASES = ((100, 10, 1e-3), (504, 32, 2e-3), (20, 0, 1.0), (7, 3, 0.5))
+
+
+@_checker
+def check_learning_rate(fn: Callable[[int, int, int, float], float]) -> str:
+    """Grade `fn(step, total_steps, warmup_steps, base_lr) -> lr`: linear warm-up, then cosine decay to 0, as the
+    library's `train.learning_rate`. Compared at every step of each case in LR_CASES to a relative 1e-9."""
+    name = _name(fn)
+    for total, warmup, base in LR_CASES:
+        answers = []
+        for step in range(total):
+            answer = _call(fn, step, total, warmup, base)
+            try:
+                answers.append(float(answer))
+            except (TypeError, ValueError):
+                _fail(f"{name} returned {answer!r}, not a number.", "Return the learning rate of that step.")
+        exact = [learning_rate(step, total, warmup, base) for step in range(total)]
+        wrong = [s for s in range(total) if not math.isclose(answers[s], exact[s], rel_tol=1e-9, abs_tol=1e-15)]
+        if not wrong:
+            continue
+        step = wrong[0]
+        where = (
+            f"{name}({step}, total_steps={total}, warmup_steps={warmup}, base_lr={base}) = {answers[step]:.6g}, "
+            f"expected {exact[step]:.6g}"
+        )
+        if step < warmup:
+            if answers[0] == 0:
+                _fail(
+                    f"{where}: the first step has learning rate 0, a wasted step.",
+                    "Warm up as base_lr * (step + 1) / warmup_steps: the last warm-up step reaches base_lr.",
+                )
+            _fail(
+                f"{where} (during the warm-up).",
+                "During the first warmup_steps steps the rate grows linearly: base_lr * (step + 1) / warmup_steps.",
+            )
+        progress = (step - warmup) / max(1, total - warmup)
+        if math.isclose(answers[step], base * (1 - progress), rel_tol=1e-9):
+            _fail(
+                f"{where}: that is a linear decay.",
+                "After the warm-up the rate follows a cosine: "
+                "base_lr * (1 + cos(pi * progress)) / 2, with progress going from 0 to 1.",
+            )
+        _fail(
+            f"{where} (after the warm-up).",
+            "After the warm-up: progress = (step - warmup_steps) / (total_steps - warmup_steps), and the rate is "
+            "base_lr * (1 + cos(pi * progress)) / 2, which falls from base_lr to 0.",
+        )
+    return f"Correct: {name} warms up linearly to base_lr, then decays along a cosine to 0."
