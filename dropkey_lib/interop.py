@@ -40,7 +40,7 @@ def timm_attention_class() -> type[nn.Module]:
 
 
 class DropKeyTimmAttention(nn.Module):
-    """timm's `Attention` with DropKey (or another of `attention.MODES`) in place of its `attn_drop`.
+    """timm's `Attention` with DropKey (or another of `attention_config.MODES`) in place of its `attn_drop`.
 
     x: (B, N, C) -> (B, N, C_out), like the timm module it replaces. Built from that module, whose submodules
     (qkv, q_norm, k_norm, norm, gate, proj, proj_drop) it adopts under the same names: the parameters are the same
@@ -134,7 +134,7 @@ def apply_dropkey(
 
     drop_ratio: the mean drop ratio over the attention layers; layer i (in the order of `model.named_modules()`,
         which is depth order for timm's models) gets `schedules.drop_ratios(drop_ratio, depth, schedule)[i]`.
-    mode: one of `attention.MODES`. The structured modes (dropkey_block, dropkey_cross) need the patch grid: by
+    mode: one of `attention_config.MODES`. The structured modes (dropkey_block, dropkey_cross) need the patch grid: by
         default `model.patch_embed.grid_size` and `model.num_prefix_tokens`, as a timm `VisionTransformer` has them.
 
     Only `timm.layers.Attention` modules (exactly that class, not subclasses with their own forward) are replaced;
