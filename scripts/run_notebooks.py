@@ -78,8 +78,9 @@ def make_client(notebook: nbformat.NotebookNode, folder: Path, timeout: float, s
                 f"{lag:.0f} s later (limit {stall_limit:.0f} s); the cell:\n{cell.source[:500]}"
             )
 
+    # coalesce_streams: one stdout output per cell, however the kernel happened to flush it, so outputs diff cleanly.
     client = NotebookClient(notebook, timeout=int(timeout), resources={"metadata": {"path": str(folder)}},
-                            on_cell_executed=check_reply)  # fmt: skip
+                            on_cell_executed=check_reply, coalesce_streams=True)  # fmt: skip
     client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = OutputWidget
     return client
 
