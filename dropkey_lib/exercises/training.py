@@ -60,12 +60,15 @@ def check_schedule(fn: Callable[[float, int], Sequence[float]]) -> str:
                 )
             mean = sum(ratios) / depth
             if abs(mean - drop_ratio) > slack:
-                hint = (
-                    " That is half the ratio: `linspace(ratio, 0, depth)` is the alternative reading that notebook "
-                    "05 warns about."
-                    if abs(mean - drop_ratio / 2) <= slack
-                    else ""
-                )
+                if depth == 1:
+                    hint = " With a single layer the mean is that layer's ratio: depth 1 gets [drop_ratio] itself."
+                elif abs(mean - drop_ratio / 2) <= slack:
+                    hint = (
+                        " That is half the ratio: `linspace(ratio, 0, depth)` is the alternative reading that "
+                        "notebook 05 warns about."
+                    )
+                else:
+                    hint = ""
                 _fail(
                     f"{where} has mean {mean:.10g}, not {drop_ratio}.",
                     "The schedule must keep the MEAN ratio, so that every schedule drops the same number of keys "
