@@ -34,9 +34,9 @@ def check_attention_dropout(fn: Callable[[Tensor, float], Tensor]) -> str:
 
     Right means: every entry is zeroed independently with probability `drop_ratio` (per sample, head, query and key, a
     fresh draw at every call), and every surviving entry is the input times exactly 1 / (1 - ratio); with ratio 0
-    the weights come back unchanged. Checked on softmax weights of shape (8, 4, 16, 16) at ratio 0.3 and
-    (40, 12, 7) at ratio 0.1, 16 calls each; the statistical limits are those of `_check_drop_fraction` and
-    `_check_independent` (false failure below 1e-6).
+    the weights come back unchanged. The result may be a tensor or a NumPy array, of any floating dtype. Checked on
+    softmax weights of shape (8, 4, 16, 16) at ratio 0.3 and (40, 12, 7) at ratio 0.1, 16 calls each; the
+    statistical limits are those of `_check_drop_fraction` and `_check_independent` (false failure below 1e-6).
     """
     name = _name(fn)
     with _seeded(1):
