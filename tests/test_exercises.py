@@ -1,6 +1,8 @@
-"""The exercise checkers: each passes the reference solution, and fails every listed wrong answer with a message that
-names the mistake. The reference solutions here are the ones in notebooks/solutions.ipynb."""
+"""The exercise checkers: each passes the reference solution and correct answers written in other styles (float32 and
+float64, torch and NumPy, in place on a copy or not), and fails every listed wrong answer with a message that names
+the mistake. The reference solutions here are the ones in notebooks/solutions.ipynb."""
 
+import itertools
 import math
 
 import numpy as np
@@ -27,6 +29,29 @@ def dropkey_masked_fill(scores, drop_ratio):
 
 def dropkey_library(scores, drop_ratio):
     return dropkey_weights(scores, drop_ratio)
+
+
+def dropkey_in_place_on_a_copy(scores, drop_ratio):
+    logits = scores.clone()
+    logits[torch.rand(scores.shape) < drop_ratio] = -1e12
+    return logits.softmax(dim=-1)
+
+
+def dropkey_float64(scores, drop_ratio):  # float64 keeps logits near -1e12 apart: an all-dropped row is plain
+    mask = torch.bernoulli(torch.full_like(scores, drop_ratio)).double()
+    return (scores.double() + mask * -1e12).softmax(dim=-1)
+
+
+def dropkey_numpy_float32(scores, drop_ratio):
+    logits = np.where(torch.rand(scores.shape).numpy() < drop_ratio, np.float32(-1e12), scores.numpy())
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def dropkey_numpy_float64(scores, drop_ratio):
+    logits = scores.numpy().astype(np.float64) + (torch.rand(scores.shape).numpy() < drop_ratio) * -1e12
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def tiny_constant(scores, drop_ratio):  # the -1e-12 typo
@@ -112,11 +137,48 @@ def whole_queries(scores, drop_ratio):  # one coin per query: the whole row is d
     return (scores + mask * -1e12).softmax(dim=-1)
 
 
+def returns_logits(scores, drop_ratio):  # Algorithm 1 without its softmax
+    mask = torch.bernoulli(torch.full_like(scores, drop_ratio))
+    return scores + mask * -1e12
+
+
+def returns_masked_fill_logits(scores, drop_ratio):  # the library's masking, without its softmax
+    return scores.masked_fill(torch.rand(scores.shape) < drop_ratio, torch.finfo(scores.dtype).min)
+
+
+def returns_log_weights(scores, drop_ratio):  # log_softmax: log-probabilities, all negative
+    return torch.log_softmax(scores.masked_fill(torch.rand(scores.shape) < drop_ratio, -1e12), dim=-1)
+
+
+def negative_weights_summing_to_one(scores, drop_ratio):  # rows sum to 2 - 1 = 1, but dropped keys get -1 / N_k
+    return 2 * dropkey(scores, drop_ratio) - 1 / scores.shape[-1]
+
+
+def multiplies_the_mask(scores, drop_ratio):  # multiplies where Algorithm 1 adds
+    mask = torch.bernoulli(torch.full_like(scores, drop_ratio))
+    return (scores * (mask * -1e12)).softmax(dim=-1)
+
+
+def exp_without_normalising(scores, drop_ratio):  # the softmax's numerator only
+    return scores.masked_fill(torch.rand(scores.shape) < drop_ratio, -1e12).exp()
+
+
 def not_attempted(scores, drop_ratio):
     raise NotImplementedError
 
 
-@pytest.mark.parametrize("solution", [dropkey, dropkey_masked_fill, dropkey_library])
+@pytest.mark.parametrize(
+    "solution",
+    [
+        dropkey,
+        dropkey_masked_fill,
+        dropkey_library,
+        dropkey_in_place_on_a_copy,
+        dropkey_float64,
+        dropkey_numpy_float32,
+        dropkey_numpy_float64,
+    ],
+)
 def test_check_dropkey_passes_correct_dropkey(solution, capsys):
     exercises.check_dropkey(solution)
     assert capsys.readouterr().out.startswith("Correct: ")
@@ -143,12 +205,32 @@ def test_check_dropkey_passes_correct_dropkey(solution, capsys):
         (rescaled_scores, "not the softmax renormalised over the kept keys"),
         (exactly_ratio_per_row, "number of dropped keys per row has variance"),
         (whole_queries, "whole queries are dropped"),
+        (returns_logits, "returned logits, not weights"),
+        (returns_masked_fill_logits, "returned logits, not weights"),
+        (returns_log_weights, "are negative"),
+        (negative_weights_summing_to_one, "are negative"),
+        (multiplies_the_mask, "multiplying the scores by the mask"),
+        (exp_without_normalising, "above one"),
     ],
 )
 def test_check_dropkey_fails_each_bug_and_says_which(wrong, message):
     with pytest.raises(AssertionError) as error:
         exercises.check_dropkey(wrong)
     assert message in str(error.value).lower()
+
+
+def test_check_dropkey_tells_returned_logits_to_apply_the_softmax_not_to_add_a_negative_logit():
+    with pytest.raises(AssertionError) as error:
+        exercises.check_dropkey(returns_logits)
+    assert "softmax(dim=-1)" in str(error.value)
+    assert "hugely negative value before the softmax" not in str(error.value)
+
+
+def test_check_dropkey_tells_a_multiplied_mask_to_add_it_instead():
+    with pytest.raises(AssertionError) as error:
+        exercises.check_dropkey(multiplies_the_mask)
+    assert "scores + mask * -1e12" in str(error.value)
+    assert "neighbouring keys" not in str(error.value)
 
 
 def test_check_dropkey_reports_an_error_with_its_cause():
@@ -188,6 +270,31 @@ def attention_dropout_torch(weights, drop_ratio):
     return F.dropout(weights, p=drop_ratio, training=True)
 
 
+def attention_dropout_where(weights, drop_ratio):
+    return torch.where(torch.rand(weights.shape) < drop_ratio, 0.0, weights / (1 - drop_ratio))
+
+
+def attention_dropout_in_place_on_a_copy(weights, drop_ratio):
+    out = weights.clone()
+    out[torch.rand(weights.shape) < drop_ratio] = 0.0
+    out /= 1 - drop_ratio
+    return out
+
+
+def attention_dropout_float64(weights, drop_ratio):
+    return weights.double() * (torch.rand(weights.shape) >= drop_ratio) / (1 - drop_ratio)
+
+
+def attention_dropout_numpy_float32(weights, drop_ratio):
+    keep = torch.rand(weights.shape).numpy() >= drop_ratio
+    return weights.numpy() * keep / np.float32(1 - drop_ratio)
+
+
+def attention_dropout_numpy_float64(weights, drop_ratio):
+    keep = torch.rand(weights.shape).numpy() >= drop_ratio
+    return weights.numpy().astype(np.float64) * keep / (1 - drop_ratio)
+
+
 def dropout_without_rescale(weights, drop_ratio):
     return weights * (torch.rand(weights.shape) >= drop_ratio)
 
@@ -214,7 +321,26 @@ def dropout_shared_over_queries(weights, drop_ratio):
     return weights * keep / (1 - drop_ratio)
 
 
-@pytest.mark.parametrize("solution", [attention_dropout, attention_dropout_torch])
+def dropout_negated(weights, drop_ratio):
+    return -attention_dropout(weights, drop_ratio)
+
+
+def dropout_in_place(weights, drop_ratio):
+    return weights.mul_(torch.rand(weights.shape) >= drop_ratio).div_(1 - drop_ratio)
+
+
+@pytest.mark.parametrize(
+    "solution",
+    [
+        attention_dropout,
+        attention_dropout_torch,
+        attention_dropout_where,
+        attention_dropout_in_place_on_a_copy,
+        attention_dropout_float64,
+        attention_dropout_numpy_float32,
+        attention_dropout_numpy_float64,
+    ],
+)
 def test_check_attention_dropout_passes_dropout(solution, capsys):
     exercises.check_attention_dropout(solution)
     assert capsys.readouterr().out.startswith("Correct: ")
@@ -229,6 +355,8 @@ def test_check_attention_dropout_passes_dropout(solution, capsys):
         (dropout_eval_mode, "drops nothing"),
         (dropout_keeps_with_ratio, "that is 1 - ratio"),
         (dropout_shared_over_queries, "shared across the query dimension"),
+        (dropout_negated, "are negative"),
+        (dropout_in_place, "changed its input in place"),
     ],
 )
 def test_check_attention_dropout_fails_each_mistake(wrong, message):
@@ -253,6 +381,44 @@ def smoothing_coefficients(p, drop_ratio):
     return (1 - drop_ratio) * c
 
 
+def smoothing_coefficients_torch(p, drop_ratio, dtype=torch.float32):  # c_j = E[m_j / kept mass], all patterns at once
+    p = torch.as_tensor(p, dtype=dtype)
+    n = len(p)
+    patterns = torch.tensor(list(itertools.product((0.0, 1.0), repeat=n)), dtype=dtype)  # (2**n, n), 1 = kept
+    probability = (1 - drop_ratio) ** patterns.sum(-1) * drop_ratio ** (n - patterns.sum(-1))
+    kept_mass = patterns @ p
+    return torch.stack([(probability * patterns[:, j] / kept_mass.clamp_min(1e-30)).sum() for j in range(n)])
+
+
+def smoothing_coefficients_float32(p, drop_ratio):  # NumPy float32, accumulated in place
+    p = p.astype(np.float32)
+    c = np.zeros(len(p), dtype=np.float32)
+    for j in range(len(p)):
+        others = np.delete(p, j)
+        for pattern in itertools.product((False, True), repeat=len(p) - 1):
+            kept = np.array(pattern, dtype=bool)
+            probability = np.float32((1 - drop_ratio) ** kept.sum() * drop_ratio ** (~kept).sum())
+            c[j] += probability / (p[j] + others[kept].sum())
+    c *= np.float32(1 - drop_ratio)
+    return c
+
+
+@pytest.mark.parametrize(
+    "solution",
+    [
+        smoothing_coefficients,
+        lambda p, r: smoothing_coefficients(p, r).tolist(),
+        smoothing_coefficients_float32,
+        smoothing_coefficients_torch,
+        lambda p, r: smoothing_coefficients_torch(p, r, torch.float64),
+    ],
+    ids=["numpy-float64", "list", "numpy-float32-in-place", "torch-float32", "torch-float64"],
+)
+def test_check_smoothing_coefficients_passes_correct_coefficients(solution, capsys):
+    exercises.check_smoothing_coefficients(solution)
+    assert capsys.readouterr().out.startswith("Correct: ")
+
+
 @pytest.mark.parametrize(
     "wrong, message",
     [
@@ -264,12 +430,22 @@ def smoothing_coefficients(p, drop_ratio):
         (lambda p, r: (1 - r) / (1 - r + r * p), "your coefficients differ"),  # the large-n approximation
     ],
 )
-def test_check_smoothing_coefficients(wrong, message, capsys):
-    exercises.check_smoothing_coefficients(smoothing_coefficients)
-    assert capsys.readouterr().out.startswith("Correct: ")
+def test_check_smoothing_coefficients_fails_each_mistake(wrong, message):
     with pytest.raises(AssertionError) as error:
         exercises.check_smoothing_coefficients(wrong)
     assert message in str(error.value).lower()
+
+
+def test_check_smoothing_coefficients_says_when_a_wrong_answer_looks_like_float32():
+    with pytest.raises(AssertionError, match="look like float32"):
+        exercises.check_smoothing_coefficients(lambda p, r: ((1 - r) / (1 - r + r * p)).astype(np.float32))
+
+
+def test_check_smoothing_coefficients_prints_digits_that_show_a_small_difference():
+    with pytest.raises(AssertionError) as error:
+        exercises.check_smoothing_coefficients(lambda p, r: smoothing_coefficients(p, r) * (1 + 1.5e-5))
+    yours, exact = str(error.value).split("yours ")[1].split(" (largest")[0].split(", exact ")
+    assert all(a != b for a, b in zip(yours.split(", "), exact.split(", "), strict=True))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -280,6 +456,35 @@ def value_gradients(p, values, y):
     return p[:, None] * (p @ values - y)
 
 
+def value_gradients_in_place(p, values, y):
+    out = torch.empty_like(values)
+    out[:] = p @ values - y
+    out *= p[:, None]
+    return out
+
+
+def value_gradients_numpy(p, values, y, dtype=np.float64):
+    p, values, y = p.numpy().astype(dtype), values.numpy().astype(dtype), y.numpy().astype(dtype)
+    return np.outer(p, p @ values - y)
+
+
+@pytest.mark.parametrize(
+    "solution",
+    [
+        value_gradients,
+        value_gradients_in_place,
+        lambda p, v, y: value_gradients(p.float(), v.float(), y.float()),
+        lambda p, v, y: torch.outer(p, p @ v - y).tolist(),
+        value_gradients_numpy,
+        lambda p, v, y: value_gradients_numpy(p, v, y, np.float32),
+    ],
+    ids=["torch-float64", "in-place", "torch-float32", "nested-lists", "numpy-float64", "numpy-float32"],
+)
+def test_check_value_gradients_passes_correct_gradients(solution, capsys):
+    exercises.check_value_gradients(solution)
+    assert capsys.readouterr().out.startswith("Correct: ")
+
+
 @pytest.mark.parametrize(
     "wrong, message",
     [
@@ -287,14 +492,19 @@ def value_gradients(p, values, y):
         (lambda p, v, y: (p @ v - y).expand_as(v), "missing the factor p_s"),
         (lambda p, v, y: p @ v - y, "returned shape"),
         (lambda p, v, y: p[:, None] * (v - y), "differs from autograd"),
+        (lambda p, v, y: value_gradients(p.float(), v.float(), y.float()) * (1 + 1e-4), "look like float32"),
     ],
 )
-def test_check_value_gradients(wrong, message, capsys):
-    exercises.check_value_gradients(value_gradients)
-    assert capsys.readouterr().out.startswith("Correct: ")
+def test_check_value_gradients_fails_each_mistake(wrong, message):
     with pytest.raises(AssertionError) as error:
         exercises.check_value_gradients(wrong)
     assert message in str(error.value).lower()
+
+
+def test_check_value_gradients_does_not_call_a_float64_answer_float32():
+    with pytest.raises(AssertionError) as error:
+        exercises.check_value_gradients(lambda p, v, y: value_gradients(p, v, y) * (1 + 1e-4))
+    assert "float32" not in str(error.value)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -313,7 +523,36 @@ def geometric_down(drop_ratio, depth):
     return [drop_ratio * depth * s / sum(shape) for s in shape]
 
 
-@pytest.mark.parametrize(("solution", "kind"), [(linear_down, "linear_down"), (geometric_down, "your own")])
+def linear_down_torch(drop_ratio, depth):  # float32, as notebook 05 draws its schedules
+    return torch.linspace(2 * drop_ratio, 0, depth) if depth > 1 else torch.tensor([drop_ratio])
+
+
+def geometric_down_torch(drop_ratio, depth):  # float32, normalised in place
+    shape = 0.5 ** (torch.arange(depth) / max(depth - 1, 1))
+    shape *= drop_ratio * depth / shape.sum()
+    return shape
+
+
+def linear_down_numpy(drop_ratio, depth, dtype=np.float64):
+    ratios = np.full(depth, drop_ratio, dtype=dtype)
+    if depth > 1:
+        ratios[:] = np.linspace(2 * drop_ratio, 0, depth)
+    return ratios
+
+
+@pytest.mark.parametrize(
+    ("solution", "kind"),
+    [
+        (linear_down, "linear_down"),
+        (linear_down_torch, "linear_down"),
+        (lambda r, d: linear_down_torch(r, d).tolist(), "linear_down"),
+        (linear_down_numpy, "linear_down"),
+        (lambda r, d: linear_down_numpy(r, d, np.float32), "linear_down"),
+        (geometric_down, "your own"),
+        (geometric_down_torch, "your own"),
+    ],
+    ids=["python", "torch-float32", "torch-float32-list", "numpy-float64", "numpy-float32", "geometric", "geo-torch"],
+)
 def test_check_schedule_passes_decreasing_schedules_with_the_mean(solution, kind, capsys):
     exercises.check_schedule(solution)
     out = capsys.readouterr().out
@@ -330,12 +569,20 @@ def test_check_schedule_passes_decreasing_schedules_with_the_mean(solution, kind
         (lambda r, d: [r * 0.8**layer for layer in range(d)], "has mean"),
         (lambda r, d: [r * d * 0.2 * 0.8**layer / (1 - 0.8**d) for layer in range(d)], "outside [0, 1)"),
         (lambda r, d: None, "not a list of numbers"),
+        (lambda r, d: torch.linspace(2 * r, 0, d), "depth 1 gets [drop_ratio] itself"),
+        (lambda r, d: [] if d == 1 else linear_down(r, d), "a single layer (depth 1) gets the mean ratio itself"),
+        (lambda r, d: torch.tensor(linear_down(r, d)) * 1.0001, "look like float32"),
     ],
 )
 def test_check_schedule_fails_each_mistake(wrong, message):
     with pytest.raises(AssertionError) as error:
         exercises.check_schedule(wrong)
     assert message in str(error.value).lower()
+
+
+def test_check_schedule_prints_a_mean_that_differs_from_the_ratio():
+    with pytest.raises(AssertionError, match=r"has mean 0\.05000075, not 0\.05\."):
+        exercises.check_schedule(lambda r, d: [x * (1 + 1.5e-5) for x in linear_down(r, d)])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -347,20 +594,51 @@ def seed_probability(drop_ratio, window_size, shape):
     return 1 - (1 - drop_ratio) ** (1 / cover)
 
 
+def cover(window_size, shape):
+    return window_size**2 if shape == "block" else 2 * window_size - 1
+
+
+def seed_probability_torch(drop_ratio, window_size, shape):  # a float32 tensor
+    return 1 - (1 - torch.tensor(drop_ratio)) ** (1 / cover(window_size, shape))
+
+
+def seed_probability_numpy_float32(drop_ratio, window_size, shape):
+    return 1 - (1 - np.float32(drop_ratio)) ** np.float32(1 / cover(window_size, shape))
+
+
+def seed_probability_numpy(drop_ratio, window_size, shape):  # log1p and expm1: no cancellation
+    return -np.expm1(np.log1p(-drop_ratio) / cover(window_size, shape))
+
+
+@pytest.mark.parametrize(
+    "solution",
+    [seed_probability, seed_probability_torch, seed_probability_numpy_float32, seed_probability_numpy],
+    ids=["python", "torch-float32", "numpy-float32", "numpy-float64"],
+)
+def test_check_seed_probability_passes_correct_gammas(solution, capsys):
+    exercises.check_seed_probability(solution)
+    assert capsys.readouterr().out.startswith("Correct: ")
+
+
 @pytest.mark.parametrize(
     "wrong, message",
     [
         (lambda r, w, s: r / (w * w if s == "block" else 2 * w - 1), "small-ratio approximation"),
         (lambda r, w, s: r, "each seed drops a whole window"),
         (lambda r, w, s: 1 - (1 - r) ** (1 / (w * w)), "the other shape"),
+        (lambda r, w, s: seed_probability_torch(r, w, s) * 1.0001, "look like float32"),
+        (lambda r, w, s: "gamma", "not a number"),
     ],
 )
-def test_check_seed_probability(wrong, message, capsys):
-    exercises.check_seed_probability(seed_probability)
-    assert capsys.readouterr().out.startswith("Correct: ")
+def test_check_seed_probability_fails_each_mistake(wrong, message):
     with pytest.raises(AssertionError) as error:
         exercises.check_seed_probability(wrong)
     assert message in str(error.value).lower()
+
+
+def test_check_seed_probability_prints_digits_that_show_a_small_difference():
+    with pytest.raises(AssertionError, match=r"= 0\.050005, but gamma = 0\.05"):
+        exercises.check_seed_probability(lambda r, w, s: seed_probability(r, w, s) * 1.0001)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -379,17 +657,33 @@ def parameter_count(config):
 
 
 @pytest.mark.parametrize(
+    "solution",
+    [
+        parameter_count,
+        lambda config: float(parameter_count(config)),
+        lambda config: np.int64(parameter_count(config)),
+        lambda config: np.float32(parameter_count(config)),
+        lambda config: torch.tensor(parameter_count(config)),
+        lambda config: torch.tensor(float(parameter_count(config))),  # float32: exact below 2**24
+    ],
+    ids=["int", "float", "numpy-int64", "numpy-float32", "torch-int64", "torch-float32"],
+)
+def test_check_parameter_count_passes_a_correct_count_of_any_number_type(solution, capsys):
+    exercises.check_parameter_count(solution)
+    assert capsys.readouterr().out.startswith("Correct: ")
+
+
+@pytest.mark.parametrize(
     "wrong, message",
     [
         (lambda config: parameter_count(config) - config.dim, "one `dim` short"),
         (lambda config: parameter_count(config) - 4 * config.dim * config.depth - 2 * config.dim, "layernorms"),
         (lambda config: parameter_count(config) * config.num_heads // 4, "off by"),
         (lambda config: float(parameter_count(config)) + 0.5, "whole number"),
+        (lambda config: True, "whole number"),
     ],
 )
-def test_check_parameter_count(wrong, message, capsys):
-    exercises.check_parameter_count(parameter_count)
-    assert capsys.readouterr().out.startswith("Correct: ")
+def test_check_parameter_count_fails_each_mistake(wrong, message):
     with pytest.raises(AssertionError) as error:
         exercises.check_parameter_count(wrong)
     assert message in str(error.value).lower()
@@ -406,6 +700,35 @@ def warmup_cosine(step, total_steps, warmup_steps, base_lr):
     return base_lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def warmup_cosine_torch(step, total_steps, warmup_steps, base_lr):  # torch.cos in float32, a 0-d tensor
+    if step < warmup_steps:
+        return torch.tensor(base_lr) * (step + 1) / warmup_steps
+    progress = torch.tensor((step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return base_lr * (1 + torch.cos(torch.pi * progress)) / 2
+
+
+def warmup_cosine_numpy(step, total_steps, warmup_steps, base_lr, dtype=np.float64):
+    warmup = dtype(base_lr) * (step + 1) / max(1, warmup_steps)
+    progress = dtype((step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return np.where(step < warmup_steps, warmup, dtype(base_lr) * (1 + np.cos(dtype(np.pi) * progress)) / 2)
+
+
+@pytest.mark.parametrize(
+    "solution",
+    [
+        warmup_cosine,
+        warmup_cosine_torch,
+        lambda *args: float(warmup_cosine_torch(*args)),
+        warmup_cosine_numpy,
+        lambda *args: warmup_cosine_numpy(*args, dtype=np.float32),
+    ],
+    ids=["math", "torch-float32", "torch-float32-float", "numpy-float64", "numpy-float32"],
+)
+def test_check_learning_rate_passes_a_correct_schedule(solution, capsys):
+    exercises.check_learning_rate(solution)
+    assert capsys.readouterr().out.startswith("Correct: ")
+
+
 @pytest.mark.parametrize(
     "wrong, message",
     [
@@ -416,11 +739,16 @@ def warmup_cosine(step, total_steps, warmup_steps, base_lr):
             lambda s, t, w, b: warmup_cosine(s, t, w, b) if s < w else b * 0.5 * (1 + math.cos(math.pi * s / t)),
             "after the warm-up",
         ),
+        (lambda s, t, w, b: warmup_cosine(s, t, w - 1, b), "during the warm-up"),  # the warm-up ends a step early
+        (lambda s, t, w, b: warmup_cosine_torch(s, t, w, b) * 1.0001, "look like float32"),
     ],
 )
-def test_check_learning_rate(wrong, message, capsys):
-    exercises.check_learning_rate(warmup_cosine)
-    assert capsys.readouterr().out.startswith("Correct: ")
+def test_check_learning_rate_fails_each_mistake(wrong, message):
     with pytest.raises(AssertionError) as error:
         exercises.check_learning_rate(wrong)
     assert message in str(error.value).lower()
+
+
+def test_check_learning_rate_prints_digits_that_show_a_small_difference():
+    with pytest.raises(AssertionError, match=r"= 0\.000200003, expected 0\.0002 "):
+        exercises.check_learning_rate(lambda *args: warmup_cosine(*args) * (1 + 1.5e-5))

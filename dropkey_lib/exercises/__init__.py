@@ -10,7 +10,10 @@ Every `check_*` takes your answer, a function, runs it on inputs of its own and 
 Checkers that draw random numbers seed torch's global random number generator inside `torch.random.fork_rng`:
 a check gives the same verdict every time you run it, and your own random state is left as it was. Statistical
 tolerances are set so that a correct answer fails with probability below 1e-6 over the draws (each docstring says
-why); the wrong answers the checkers are built to catch miss by hundreds of standard errors.
+why); the wrong answers the checkers are built to catch miss by hundreds of standard errors. Checkers that compare
+numbers with exact ones allow for float32 (a relative 1e-5, see `_grading.RTOL`), so an answer computed in torch's
+default dtype passes; when a failing answer looks like float32, the message says so, and it prints enough digits
+to show the difference.
 
 The checkers live by subject: `attention` (01, 02, 06), `derivations` (03, 04), `training` (05, 07, 08); the
 machinery they share is in `_grading`. The solutions are in `notebooks/solutions.ipynb`; `tests/test_exercises.py`

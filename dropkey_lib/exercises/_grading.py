@@ -17,6 +17,15 @@ DROPPED = 1e-20  # a weight below this counts as dropped (softmax weights of the
 Z_LIMIT = 6.0  # a statistic this many standard errors from its expectation fails: P(|Z| > 6) = 2e-9
 CORRELATION_LIMIT = 0.1  # drop patterns that should be independent: |corr| is ~0.003 here, shared masks give 1
 
+# Tolerances of the checkers that compare numbers with exact ones. A correct answer may be computed in float32
+# (torch's default dtype, and what torch.linspace or torch.cos give), which rounds to a relative 6e-8; the few
+# operations of an exercise stay well within RTOL. Where the exact value is a difference of numbers near the
+# quantity's scale (1 + cos x near x = pi, 1 - (1 - r)**(1/|S|)), float32 keeps only an absolute precision of a
+# few 1e-8 of that scale, hence ATOL, in units of the scale. The wrong answers the checkers diagnose are off by a
+# relative 1e-3 or more in at least one of the cases tried (each checker's docstring says which).
+RTOL = 1e-5
+ATOL = 1e-6
+
 
 class _NotAttempted(Exception):
     """The answer raised NotImplementedError: the exercise is not attempted yet."""
@@ -81,17 +90,48 @@ def _fail(title: str, explanation: str) -> None:
     raise AssertionError(f"{title}\n{explanation}") from None
 
 
+def _close(answer: Any, exact: Any, scale: float = 1.0) -> bool:
+    """Whether every answer number equals its exact value within RTOL, or within ATOL * scale (see RTOL)."""
+    return bool(np.allclose(answer, exact, rtol=RTOL, atol=ATOL * scale))
+
+
+def _looks_float32(values: Any) -> bool:
+    """Whether the numbers were most likely computed in float32: every one is exactly a float32 number, and at
+    least one is not also a float16 number (short binary fractions such as 0.5 or 3.0 come out of float64
+    arithmetic as well)."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = x[np.isfinite(x)]
+    with np.errstate(over="ignore"):
+        return bool(x.size and np.array_equal(x.astype(np.float32), x) and not np.array_equal(x.astype(np.float16), x))
+
+
+def _precision_note(values: Any) -> str:
+    """A sentence for a failure message when the failing numbers look like float32 (else ""): the difference is
+    larger than float32 rounding, which the tolerance allows for."""
+    if not _looks_float32(values):
+        return ""
+    return (
+        "\nYour numbers look like float32 (torch's default dtype), which keeps about 7 significant digits. The "
+        f"check allows for that (a relative {RTOL:g}), so this difference is more than rounding; to rule rounding "
+        "out completely, compute in float64 (dtype=torch.float64, or Python floats)."
+    )
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Shared checks for functions that return attention weights
 
 
-def _as_weights(out: Any, like: Tensor, answer: Callable, drop_ratio: float) -> Tensor:
-    """Check that the answer returned a finite floating tensor with the shape of its input."""
+def _as_weights(out: Any, like: Tensor, answer: Callable, drop_ratio: float, from_logits: bool = False) -> Tensor:
+    """Check that the answer returned finite, non-negative floating-point weights with the shape of its input `like`
+    (a NumPy array is taken as a tensor). `from_logits`: `like` holds the logits the weights are computed from, and
+    returning those logits, masked but without a softmax, is diagnosed as such."""
     name = _name(answer)
+    if isinstance(out, np.ndarray) and out.dtype.kind in "biuf":
+        out = torch.as_tensor(out)
     if not isinstance(out, Tensor):
         _fail(
             f"{name} returned a {type(out).__name__}, not a torch.Tensor.",
-            "Return the weights as a tensor with the shape of the input.",
+            "Return the weights as a tensor (or a NumPy array) with the shape of the input.",
         )
     if out.shape != like.shape:
         _fail(
@@ -100,6 +140,8 @@ def _as_weights(out: Any, like: Tensor, answer: Callable, drop_ratio: float) -> 
         )
     if not out.is_floating_point():
         _fail(f"{name} returned a {out.dtype} tensor.", "Weights are floating-point numbers.")
+    if from_logits:
+        _check_not_logits(out, like, name)
     if out.isnan().any():
         _fail(
             f"{name} returned NaN in {int(out.isnan().sum())} of {out.numel()} entries (ratio {drop_ratio}).",
@@ -109,16 +151,42 @@ def _as_weights(out: Any, like: Tensor, answer: Callable, drop_ratio: float) -> 
         )
     if not out.isfinite().all():
         _fail(f"{name} returned inf in {int((~out.isfinite()).sum())} entries.", "Weights must be finite numbers.")
+    if (out < 0).any():
+        _fail(
+            f"{int((out < 0).sum())} of the {out.numel()} weights that {name} returned are negative (the smallest "
+            f"is {float(out.min()):.4g}): these are not attention weights.",
+            "Attention weights are probabilities: every one lies in [0, 1], and every row sums to one. Negative "
+            "numbers come from logits or log-probabilities (log_softmax): return softmax(dim=-1) of the logits.",
+        )
     return out
 
 
-def _calls(answer: Callable, inputs: Tensor, drop_ratio: float, draws: int) -> Tensor:
-    """`draws` calls of answer(inputs, ratio), stacked: (draws, *inputs.shape). Also checks that the input is left
-    as it was (an in-place change would corrupt the caller's scores)."""
+def _check_not_logits(out: Tensor, logits: Tensor, name: str) -> None:
+    """Fail when `out` is the logits with their dropped entries masked (hugely negative, -inf or not), not yet turned
+    into weights: every other entry is the logit itself. (No softmax gives a negative number; the scores have many.)"""
+    masked = out < -1e6  # -1e12, finfo.min / 2, finfo.min or -inf
+    rest = ~masked & ~out.isnan()
+    if not rest.any() or not (out < 0).any():
+        return
+    if torch.allclose(out[rest].double(), logits.double()[rest], rtol=1e-5, atol=1e-5):
+        _fail(
+            f"{name} returned logits, not weights: its numbers are the scores themselves, with "
+            f"{int(masked.sum())} of {out.numel()} entries hugely negative. They are negative and their rows do not "
+            "sum to one.",
+            "Masking the logits is the first half of DropKey; now apply the softmax over the keys, "
+            "softmax(dim=-1), and return its result: dropped keys then get weight exactly 0 and every row sums "
+            "to one.",
+        )
+
+
+def _calls(answer: Callable, inputs: Tensor, drop_ratio: float, draws: int, from_logits: bool = False) -> Tensor:
+    """`draws` calls of answer(inputs, ratio), stacked as float32: (draws, *inputs.shape). Also checks that the
+    input is left as it was (an in-place change would corrupt the caller's scores). `from_logits` as in
+    `_as_weights`."""
     original = inputs.clone()
     outputs = []
     for _ in range(draws):
-        out = _as_weights(_call(answer, inputs, drop_ratio), inputs, answer, drop_ratio)
+        out = _as_weights(_call(answer, inputs, drop_ratio), inputs, answer, drop_ratio, from_logits)
         if not torch.equal(inputs, original):
             _fail(
                 f"{_name(answer)} changed its input in place.",

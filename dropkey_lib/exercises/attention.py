@@ -3,7 +3,6 @@ structured DropKey (06)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -17,8 +16,10 @@ from ._grading import (
     _check_drop_fraction,
     _check_independent,
     _checker,
+    _close,
     _fail,
     _name,
+    _precision_note,
     _seeded,
 )
 
@@ -33,9 +34,9 @@ def check_attention_dropout(fn: Callable[[Tensor, float], Tensor]) -> str:
 
     Right means: every entry is zeroed independently with probability `drop_ratio` (per sample, head, query and key, a
     fresh draw at every call), and every surviving entry is the input times exactly 1 / (1 - ratio); with ratio 0
-    the weights come back unchanged. Checked on softmax weights of shape (8, 4, 16, 16) at ratio 0.3 and
-    (40, 12, 7) at ratio 0.1, 16 calls each; the statistical limits are those of `_check_drop_fraction` and
-    `_check_independent` (false failure below 1e-6).
+    the weights come back unchanged. The result may be a tensor or a NumPy array, of any floating dtype. Checked on
+    softmax weights of shape (8, 4, 16, 16) at ratio 0.3 and (40, 12, 7) at ratio 0.1, 16 calls each; the
+    statistical limits are those of `_check_drop_fraction` and `_check_independent` (false failure below 1e-6).
     """
     name = _name(fn)
     with _seeded(1):
@@ -103,27 +104,28 @@ def check_dropkey(fn: Callable[[Tensor, float], Tensor]) -> str:
     (..., query, key) entry is dropped independently with probability `drop_ratio`, afresh at every call; a dropped
     entry has weight exactly 0; the kept entries are the softmax of the scores renormalised over the kept keys, so
     every row sums to one, with no 1/(1 - ratio) rescaling. A row whose keys are all dropped must not be NaN;
-    any finite weights pass there (the library, like Algorithm 1 in float32, gives it uniform weights).
+    any finite weights pass there (the library, like Algorithm 1 in float32, gives it uniform weights). The weights
+    may be a tensor or a NumPy array, of any floating dtype.
 
-    How: 16 calls on scores (8, 4, 16, 16) at ratio 0.3 and 24 calls on (40, 12, 7) at ratio 0.1. The zero pattern
-    of each call is the mask; the weights are compared with `dropkey_weights(scores, ratio, drop_mask=mask)` to
-    1e-5, the mask's statistics with `_check_independent` and `_check_drop_fraction` (false failure below 1e-6 in
-    all). All-dropped rows (probability ratio**N_k: 4e-9 and 1e-7 per row here) are left out of the comparison.
-    Then ratio 0 must give the plain softmax, and scores (4096, 1, 2) at ratio 0.5 (one row in four all dropped)
-    must give no NaN.
+    How: 16 calls on scores (8, 4, 16, 16) at ratio 0.3 and 24 calls on (40, 12, 7) at ratio 0.1, float32 scores
+    that are already scaled logits. The zero pattern of each call is the mask; the weights are compared with
+    `dropkey_weights(scores, ratio, drop_mask=mask)` to 1e-5, then the mask's statistics with `_check_independent`
+    and `_check_drop_fraction` (false failure below 1e-6 in all). All-dropped rows (probability ratio**N_k: 4e-9
+    and 1e-7 per row here) are left out of the comparison. Then ratio 0 must give the plain softmax, and scores
+    (4096, 1, 2) at ratio 0.5 (one row in four all dropped) must give no NaN.
     """
     name = _name(fn)
     with _seeded(2):
         for shape, drop_ratio, draws in (((8, 4, 16, 16), 0.3, 16), ((40, 12, 7), 0.1, 24)):
             _check_dropkey_pass(fn, torch.randn(shape), drop_ratio, draws)
         scores = torch.randn(4, 6, 6)
-        plain = _calls(fn, scores, 0.0, 1)[0]
+        plain = _calls(fn, scores, 0.0, 1, from_logits=True)[0]
         if not torch.allclose(plain, scores.softmax(-1), atol=1e-6):
             _fail(
                 "With ratio 0 your weights differ from the plain softmax of the scores.",
                 "Ratio 0 drops nothing: DropKey is then exactly the softmax.",
             )
-        _calls(fn, torch.randn(4096, 1, 2), 0.5, 1)  # all-dropped rows must not be NaN (checked in _as_weights)
+        _calls(fn, torch.randn(4096, 1, 2), 0.5, 1, from_logits=True)  # all-dropped rows: no NaN (_as_weights)
     return (
         f"Correct: {name} is DropKey. Dropped keys get weight exactly 0, each (query, key) entry independently "
         "with probability ratio, and every row is the softmax renormalised over the kept keys."
@@ -132,7 +134,7 @@ def check_dropkey(fn: Callable[[Tensor, float], Tensor]) -> str:
 
 def _check_dropkey_pass(fn: Callable, scores: Tensor, drop_ratio: float, draws: int) -> None:
     name = _name(fn)
-    weights = _calls(fn, scores, drop_ratio, draws)
+    weights = _calls(fn, scores, drop_ratio, draws, from_logits=True)
     n_keys = scores.shape[-1]
     plain = scores.softmax(-1).expand_as(weights)
     drops = weights.abs() < DROPPED
@@ -163,16 +165,38 @@ def _check_dropkey_pass(fn: Callable, scores: Tensor, drop_ratio: float, draws: 
     sums = weights.sum(-1)
     if not torch.allclose(sums[rows], torch.ones_like(sums[rows]), atol=1e-4):
         _diagnose_row_sums(weights, plain, drops, rows, scores, drop_ratio)
-    _check_independent(drops, name, "DropKey")
-    _check_drop_fraction(drops[rows], drop_ratio, "DropKey")
+    # The kept weights before the statistics of the zeros: a wrong formula can also put zeros in odd places, and
+    # then the formula is the mistake to report.
     expected = dropkey_weights(scores.expand_as(weights), drop_ratio, drop_mask=drops)
     gap = float((weights - expected)[rows].abs().max())
     if gap > 1e-5:
+        _diagnose_kept_weights(weights, drops, rows, gap)
+    _check_independent(drops, name, "DropKey")
+    _check_drop_fraction(drops[rows], drop_ratio, "DropKey")
+
+
+def _diagnose_kept_weights(weights: Tensor, drops: Tensor, rows: Tensor, gap: float) -> None:
+    """The zeros are in place and the rows sum to one, but the kept weights are not the renormalised softmax."""
+    kept = (~drops).sum(-1)
+    single = float(((kept == 1) & rows).float().mean())  # all weight on one key: probability <= 6e-6 per row
+    partial = rows & drops.any(-1) & (kept >= 2)
+    spread = weights.masked_fill(drops, 0).amax(-1) - weights.masked_fill(drops, 1).amin(-1)
+    equal = float((spread[partial] <= 1e-6).float().mean()) if partial.any() else 0.0  # the scores all differ
+    if single > 0.01 or equal > 0.5:
         _fail(
-            f"Your kept weights are not the softmax renormalised over the kept keys (largest difference {gap:.2g}).",
-            "Keep the scores as they are (they are already the scaled logits: do not scale them again), give the "
-            "dropped entries a hugely negative logit, and take the softmax over the last dimension.",
+            f"Your weights ignore the scores of the kept keys: {single:.0%} of the rows put all their weight on "
+            f"one key, and in {equal:.0%} of the rows with several kept keys those keys all get the same weight.",
+            "That is what multiplying the scores by the mask gives. scores * (mask * -1e12) turns every kept "
+            "logit into 0 (0 times the score), so the kept keys share the weight equally, and it flips the sign "
+            "of a dropped key's negative score into a hugely POSITIVE logit, which then takes all the weight. "
+            "Leave the kept logits alone and ADD the large negative value to the dropped ones: "
+            "scores + mask * -1e12, or scores.masked_fill(mask.bool(), -1e12).",
         )
+    _fail(
+        f"Your kept weights are not the softmax renormalised over the kept keys (largest difference {gap:.2g}).",
+        "Keep the scores as they are (they are already the scaled logits: do not scale them again), give the "
+        "dropped entries a hugely negative logit, and take the softmax over the last dimension.",
+    )
 
 
 def _diagnose_row_sums(
@@ -214,6 +238,13 @@ def _diagnose_row_sums(
                 "of each row sum to one. Remove the factor.",
             )
         _fail(f"Every row sums to {c:.4f} instead of 1.", "Return the softmax itself, without a factor.")
+    if (weights > 1 + 1e-6).any():
+        _fail(
+            f"Some of your weights are above one (the largest is {float(weights.max()):.4g}), and the rows sum to "
+            f"values {span}: these are not probabilities.",
+            "Did you exponentiate the logits without normalising? softmax(dim=-1) divides every exp by the sum "
+            "of its row, so each weight lies in [0, 1] and every row sums to one.",
+        )
     _fail(
         f"The rows of your weights sum to values {span}.",
         "DropKey's weights are a softmax over the keys (the last dimension), taken after dropping: every row "
@@ -229,7 +260,11 @@ def _diagnose_row_sums(
 def check_seed_probability(fn: Callable[[float, int, str], float]) -> str:
     """Grade `fn(ratio, window_size, shape) -> gamma`: the probability that a grid position is a seed, such that
     every key is dropped with probability `drop_ratio` by block (`shape="block"`, w x w) or cross (`"cross"`, 2w - 1
-    cells) windows. Compared with `attention.seed_probability` to a relative 1e-9; no randomness.
+    cells) windows. No randomness.
+
+    Compared with `attention.seed_probability` to a relative RTOL plus an absolute ATOL: gamma = 1 - (1 - r)**(1/|S|)
+    is a difference of numbers near 1, which float32 knows to a few 1e-8. The wrong answers miss by far more
+    somewhere: ratio / |S| by a relative 2% or more (w = 3, ratio 0.05 already), gamma = ratio by a factor |S|.
     """
     name = _name(fn)
     for shape in ("block", "cross"):
@@ -242,31 +277,31 @@ def check_seed_probability(fn: Callable[[float, int, str], float]) -> str:
                 except (TypeError, ValueError):
                     _fail(f"{name} returned {answer!r}, not a number.", "Return gamma, a probability.")
                 exact = seed_probability(drop_ratio, window_size, shape)
-                if math.isclose(gamma, exact, rel_tol=1e-9):
+                if _close(gamma, exact):
                     continue
-                where = f"{name}({drop_ratio}, {window_size}, {shape!r}) = {gamma:.6f}, but gamma = {exact:.6f}"
+                where = f"{name}({drop_ratio}, {window_size}, {shape!r}) = {gamma:.10g}, but gamma = {exact:.10g}"
                 other = (2 * window_size - 1) if shape == "block" else window_size**2
-                if math.isclose(gamma, 1 - (1 - drop_ratio) ** (1 / other), rel_tol=1e-9):
+                if _close(gamma, 1 - (1 - drop_ratio) ** (1 / other)):
                     _fail(
                         f"{where}: you count the cells of the other shape.",
                         "A key is covered by w * w seed positions for a block, and 2w - 1 for a cross (a plus with "
                         "arms of w // 2).",
                     )
-                if math.isclose(gamma, drop_ratio / cover, rel_tol=1e-9):
+                if _close(gamma, drop_ratio / cover):
                     _fail(
                         f"{where}: ratio / |S| is only the small-ratio approximation.",
                         "Windows overlap: a key is kept only if NONE of its |S| seed positions fires, so "
                         "P(kept) = (1 - gamma)**|S| = 1 - ratio. Solve that for gamma.",
                     )
-                if math.isclose(gamma, drop_ratio, rel_tol=1e-9) and cover > 1:
+                if _close(gamma, drop_ratio) and cover > 1:
                     _fail(
                         f"{where}: each seed drops a whole window.",
                         "With gamma = ratio far more than `drop_ratio` of the keys would be dropped. "
                         "A key is kept only if none of its |S| seed positions fires: (1 - gamma)**|S| = 1 - ratio.",
                     )
                 _fail(
-                    f"{where}.",
+                    f"{where} (a relative difference of {abs(gamma - exact) / exact:.2g}).",
                     "Set P(key kept) = (1 - gamma)**|S| equal to 1 - ratio, with |S| = w * w for a "
-                    "block and 2w - 1 for a cross, and solve for gamma.",
+                    "block and 2w - 1 for a cross, and solve for gamma." + _precision_note(gamma),
                 )
     return f"Correct: {name} gives gamma = 1 - (1 - ratio)**(1/|S|), so every key is dropped with probability ratio."

@@ -4,14 +4,13 @@ the tiny ViT (07), the learning-rate schedule (08)."""
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from ..train import learning_rate
 from ..vit import TinyViT, ViTConfig, count_parameters
-from ._grading import _call, _checker, _fail, _name
+from ._grading import RTOL, _call, _checker, _close, _fail, _name, _precision_note
 
 # --------------------------------------------------------------------------------------------------------------
 # 05: a decreasing drop-ratio schedule
@@ -24,14 +23,22 @@ SCHEDULE_DEPTHS = (1, 2, 3, 4, 6, 12, 24)
 @_checker
 def check_schedule(fn: Callable[[float, int], Sequence[float]]) -> str:
     """Grade `fn(drop_ratio, depth) -> per-layer ratios`, first layer first: a schedule like the library's
-    `linear_down`, of any shape.
+    `linear_down`, of any shape, as a list, an array or a tensor of any floating dtype.
 
-    Right means, for every mean ratio in SCHEDULE_RATIOS (all below 0.5) and depth in SCHEDULE_DEPTHS: `depth`
-    numbers in [0, 1), whose mean is `drop_ratio` (to 1e-9), that never increase from one layer to the next, and
-    whose first layer drops more than its last when depth > 1 and drop_ratio > 0. No randomness.
+    Right means, for every mean ratio in SCHEDULE_RATIOS (all below 0.5) and depth in SCHEDULE_DEPTHS, depth 1
+    first: `depth` numbers in [0, 1), whose mean is `drop_ratio`, that never increase from one layer to the next,
+    and whose first layer drops more than its last when depth > 1 and drop_ratio > 0. A single layer therefore
+    gets `drop_ratio` itself. No randomness.
+
+    "Is", "never increases", "more" and "in [0, 1)" all allow a slack of RTOL * drop_ratio: a float32 schedule
+    (torch.linspace, say) rounds every layer's ratio to about 1e-7 of the mean ratio. The wrong schedules are off by
+    far more: `linspace(ratio, 0, depth)` has half the mean, a reversed schedule increases by
+    2 * ratio / (depth - 1).
     """
     name = _name(fn)
+    schedules = {}
     for drop_ratio in SCHEDULE_RATIOS:
+        slack = RTOL * drop_ratio
         for depth in SCHEDULE_DEPTHS:
             answer = _call(fn, drop_ratio, depth)
             try:
@@ -43,37 +50,42 @@ def check_schedule(fn: Callable[[float, int], Sequence[float]]) -> str:
                 )
             where = f"{name}({drop_ratio}, {depth}) = {[round(r, 4) for r in ratios]}"
             if len(ratios) != depth:
-                _fail(f"{where} has {len(ratios)} entries.", "Return one ratio per layer: `depth` numbers.")
-            if not all(0.0 <= r < 1.0 for r in ratios):
+                hint = " A single layer (depth 1) gets the mean ratio itself: [drop_ratio]." if depth == 1 else ""
+                _fail(f"{where} has {len(ratios)} entries.", "Return one ratio per layer: `depth` numbers." + hint)
+            if not all(-slack <= r < 1.0 for r in ratios):
                 _fail(
                     f"{where} has a ratio outside [0, 1).",
                     "Every layer's ratio is a probability below 1. Your schedule must work for every mean ratio "
                     "below 0.5 and every depth up to 24 (the library's goes from 2 * ratio down to 0).",
                 )
             mean = sum(ratios) / depth
-            if abs(mean - drop_ratio) > 1e-9:
-                hint = (
-                    " That is half the ratio: `linspace(ratio, 0, depth)` is the alternative reading that notebook "
-                    "05 warns about."
-                    if abs(mean - drop_ratio / 2) < 1e-9
-                    else ""
-                )
+            if abs(mean - drop_ratio) > slack:
+                if depth == 1:
+                    hint = " With a single layer the mean is that layer's ratio: depth 1 gets [drop_ratio] itself."
+                elif abs(mean - drop_ratio / 2) <= slack:
+                    hint = (
+                        " That is half the ratio: `linspace(ratio, 0, depth)` is the alternative reading that "
+                        "notebook 05 warns about."
+                    )
+                else:
+                    hint = ""
                 _fail(
-                    f"{where} has mean {mean:.6f}, not {drop_ratio}.",
+                    f"{where} has mean {mean:.10g}, not {drop_ratio}.",
                     "The schedule must keep the MEAN ratio, so that every schedule drops the same number of keys "
-                    "in total and the comparison is fair." + hint,
+                    "in total and the comparison is fair." + hint + _precision_note(ratios),
                 )
-            if any(b > a + 1e-12 for a, b in itertools.pairwise(ratios)):
+            if any(b > a + slack for a, b in itertools.pairwise(ratios)):
                 _fail(
                     f"{where} increases somewhere.",
                     "The paper's schedule decreases with depth: the first layer (next to the patches) drops most.",
                 )
-            if depth > 1 and drop_ratio > 0 and not ratios[0] > ratios[-1]:
+            if depth > 1 and drop_ratio > 0 and not ratios[0] > ratios[-1] + slack:
                 _fail(f"{where} is constant.", "A decreasing schedule drops more in the first layer than in the last.")
+            schedules[drop_ratio, depth] = ratios
     linear = all(
-        np.allclose(_call(fn, drop_ratio, depth), np.linspace(2 * drop_ratio, 0, depth), atol=1e-9)
-        for drop_ratio in SCHEDULE_RATIOS[1:]
-        for depth in SCHEDULE_DEPTHS[1:]
+        _close(ratios, np.linspace(2 * drop_ratio, 0, depth), scale=drop_ratio)
+        for (drop_ratio, depth), ratios in schedules.items()
+        if depth > 1
     )
     kind = "the library's linear_down" if linear else "a decreasing schedule of your own"
     return f"Correct: {name} is {kind}: the mean ratio is kept and the ratio never increases with depth."
@@ -164,7 +176,13 @@ LR_CASES = ((100, 10, 1e-3), (504, 32, 2e-3), (20, 0, 1.0), (7, 3, 0.5))
 @_checker
 def check_learning_rate(fn: Callable[[int, int, int, float], float]) -> str:
     """Grade `fn(step, total_steps, warmup_steps, base_lr) -> lr`: linear warm-up, then cosine decay to 0, as the
-    library's `train.learning_rate`. Compared at every step of each case in LR_CASES to a relative 1e-9."""
+    library's `train.learning_rate`, as a number (a Python float, a NumPy or 0-d torch scalar of any dtype).
+
+    Compared at every step of each case in LR_CASES (one without warm-up) to a relative RTOL or an absolute
+    ATOL * base_lr: near the end of the decay 1 + cos(pi * progress) is a small difference of numbers near 1, which
+    float32 (torch.cos on a tensor) knows only to a few 1e-8. The wrong answers it diagnoses are off by a relative
+    1e-2 or more at some step: a rate of 0 at the first step, a linear decay, the progress counted from step 0.
+    """
     name = _name(fn)
     for total, warmup, base in LR_CASES:
         answers = []
@@ -175,13 +193,13 @@ def check_learning_rate(fn: Callable[[int, int, int, float], float]) -> str:
             except (TypeError, ValueError):
                 _fail(f"{name} returned {answer!r}, not a number.", "Return the learning rate of that step.")
         exact = [learning_rate(step, total, warmup, base) for step in range(total)]
-        wrong = [s for s in range(total) if not math.isclose(answers[s], exact[s], rel_tol=1e-9, abs_tol=1e-15)]
+        wrong = [s for s in range(total) if not _close(answers[s], exact[s], scale=base)]
         if not wrong:
             continue
         step = wrong[0]
         where = (
-            f"{name}({step}, total_steps={total}, warmup_steps={warmup}, base_lr={base}) = {answers[step]:.6g}, "
-            f"expected {exact[step]:.6g}"
+            f"{name}({step}, total_steps={total}, warmup_steps={warmup}, base_lr={base}) = {answers[step]:.10g}, "
+            f"expected {exact[step]:.10g}"
         )
         if step < warmup:
             if answers[0] == 0:
@@ -191,10 +209,11 @@ def check_learning_rate(fn: Callable[[int, int, int, float], float]) -> str:
                 )
             _fail(
                 f"{where} (during the warm-up).",
-                "During the first warmup_steps steps the rate grows linearly: base_lr * (step + 1) / warmup_steps.",
+                "During the first warmup_steps steps the rate grows linearly: base_lr * (step + 1) / warmup_steps."
+                + _precision_note(answers[step]),
             )
         progress = (step - warmup) / max(1, total - warmup)
-        if math.isclose(answers[step], base * (1 - progress), rel_tol=1e-9):
+        if _close(answers[step], base * (1 - progress), scale=base):
             _fail(
                 f"{where}: that is a linear decay.",
                 "After the warm-up the rate follows a cosine: "
@@ -203,6 +222,6 @@ def check_learning_rate(fn: Callable[[int, int, int, float], float]) -> str:
         _fail(
             f"{where} (after the warm-up).",
             "After the warm-up: progress = (step - warmup_steps) / (total_steps - warmup_steps), and the rate is "
-            "base_lr * (1 + cos(pi * progress)) / 2, which falls from base_lr to 0.",
+            "base_lr * (1 + cos(pi * progress)) / 2, which falls from base_lr to 0." + _precision_note(answers[step]),
         )
     return f"Correct: {name} warms up linearly to base_lr, then decays along a cosine to 0."
