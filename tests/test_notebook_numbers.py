@@ -102,9 +102,10 @@ def test_every_result_number_in_the_prose_is_printed_asserted_or_quoted(path):
 
 
 def markdown_then_code(markdown: str, code: str, output: str = "") -> dict:
+    outputs = [{"output_type": "stream", "text": [output]}]
     cells = [
         {"cell_type": "markdown", "metadata": {}, "source": [markdown]},
-        {"cell_type": "code", "metadata": {}, "source": [code], "outputs": [{"output_type": "stream", "text": [output]}]},
+        {"cell_type": "code", "metadata": {}, "source": [code], "outputs": outputs},
     ]
     return {"cells": cells}
 
