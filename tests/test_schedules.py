@@ -65,3 +65,21 @@ def test_max_drop_ratio_is_the_bound_that_drop_ratios_accepts(schedule, depth):
     if bound < 1:
         with pytest.raises(ValueError, match="drop_ratio"):
             drop_ratios(bound, depth, schedule)
+
+
+def test_down_to_half_falls_from_one_and_a_half_times_to_half_the_ratio():
+    assert drop_ratios(0.2, 3, "down_to_half") == pytest.approx([0.3, 0.2, 0.1])
+
+
+def test_up_from_half_is_down_to_half_reversed():
+    assert drop_ratios(0.2, 5, "up_from_half") == drop_ratios(0.2, 5, "down_to_half")[::-1]
+
+
+@pytest.mark.parametrize("schedule", ["down_to_half", "up_from_half"])
+def test_every_layer_drops_keys_with_the_half_schedules_even_with_two_layers(schedule):
+    assert min(drop_ratios(0.1, 2, schedule)) == pytest.approx(0.05)
+
+
+def test_linear_down_leaves_the_last_layer_without_drops():
+    # Why the half schedules exist: with 2 layers the full-range schedule drops keys in one layer only.
+    assert drop_ratios(0.1, 2, "linear_down") == [0.2, 0.0]
