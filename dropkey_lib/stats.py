@@ -1,4 +1,4 @@
-"""The statistics behind the course's verdicts: t-intervals, paired differences and Holm's correction.
+"""The statistics behind the course's verdicts: t-intervals, paired differences, equivalence tests, Holm's correction.
 
 Runs of a grid are *paired*: seed s gives the same initial weights, training subset and batch order in every
 configuration. Comparing two configurations seed by seed removes most of the seed-to-seed spread, so the paired
@@ -58,6 +58,33 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float]) -> PairedD
     else:
         p_value = float(scipy_stats.ttest_1samp(differences, 0.0).pvalue)
     return PairedDifference(len(differences), diff, ci, p_value)
+
+
+def equivalence_p_value(a: Mapping[int, float], b: Mapping[int, float], margin: float) -> float:
+    """The p-value of the two one-sided tests (TOST) that the true mean paired difference a - b lies within
+    (-margin, +margin), over their shared seeds ({seed: value} each, `margin` in the same unit).
+
+    Each one-sided paired t-test rejects one edge: H0 diff <= -margin, with t = (mean + margin) / se, and
+    H0 diff >= +margin, with t = (mean - margin) / se. Equivalence is shown at level alpha when both reject, so the
+    p-value is the larger of the two. A small p says "the difference is smaller than the margin", which a large p of
+    the difference test never says. NaN with fewer than two pairs.
+    """
+    from scipy import stats as scipy_stats
+
+    margin = _check_sd(margin, "margin")
+    shared = sorted(set(a) & set(b))
+    differences = [a[s] - b[s] for s in shared]
+    n = len(differences)
+    if n < 2:
+        return math.nan
+    mean = sum(differences) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
+    if sd == 0:  # zero spread: the mean is exact
+        return 0.0 if abs(mean) < margin else 1.0
+    se = sd / math.sqrt(n)
+    p_above_lower = float(scipy_stats.t.sf((mean + margin) / se, n - 1))
+    p_below_upper = float(scipy_stats.t.cdf((mean - margin) / se, n - 1))
+    return max(p_above_lower, p_below_upper)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

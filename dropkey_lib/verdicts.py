@@ -14,11 +14,17 @@ whether the claim holds at our scale:
 A verdict is computed, never written by hand, from the paired difference of two configurations (the same seeds:
 same initial weights, training subset and batch order): its two-sided paired t-test p-value, adjusted with Holm's
 method for the whole family of comparisons that is judged together (`stats.paired_difference`, `stats.holm`).
-With alpha = 0.05, the three outcomes are defined here and only here (`outcome`):
+With alpha = 0.05, the outcomes are defined here and only here (`outcome`):
 
 - **holds**: Holm-adjusted p < alpha, and the paired difference lies on the side the paper predicts;
 - **does not hold**: Holm-adjusted p < alpha, and the difference lies on the other side;
-- **inconclusive**: Holm-adjusted p >= alpha (or fewer than two paired seeds).
+- **equivalent within the margin**: no difference is shown, but the equivalence test (two one-sided tests,
+  `stats.equivalence_p_value`) shows, at Holm-adjusted p < alpha, that the difference lies within ±margin;
+- **inconclusive**: neither test decides (or fewer than two paired seeds).
+
+A claim of *no meaningful difference* (expect="same", the paper's third question) is judged the other way round: it
+holds when the equivalence test decides, and does not hold when the difference test does. Equivalence needs a margin,
+fixed before the runs (`judge_family(..., margin=...)`); the family then holds both tests of every comparison.
 
 The adjustment keeps the chance of *any* false "holds" or "does not hold" in the family below alpha. Each verdict
 also carries the raw p-value and the (unadjusted) 95% t-interval of the difference, which excludes 0 exactly when
@@ -38,15 +44,16 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from . import metrics
-from .stats import holm, mean_ci, paired_difference
+from .stats import detectable_effect, equivalence_p_value, holm, mean_ci, paired_difference
 from .tables import Table, format_ci
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
 INCONCLUSIVE = "inconclusive"
+EQUIVALENT = "equivalent within the margin"
 TOO_FEW = "inconclusive (fewer than 2 paired seeds)"
 ALPHA = 0.05  # the family-wise error rate of a family of verdicts
-EXPECTATIONS = ("higher", "lower")
+EXPECTATIONS = ("higher", "lower", "same")  # "same": a claim of no difference beyond the margin
 
 # ------------------------------------------------------------------------------------------------------------------
 # Checking and describing a grid
@@ -231,9 +238,10 @@ def layer_table(
 # Paired comparisons and verdicts
 
 
-def compare(results: Sequence[dict], metric: str, run: str, baseline: str) -> dict:
+def compare(results: Sequence[dict], metric: str, run: str, baseline: str, margin: float | None = None) -> dict:
     """The paired difference `run` - `baseline` of `metric` over their shared seeds: a dict with run, baseline,
-    metric, n_paired, diff (mean), diff_ci95 (half-width of its 95% t-interval) and p_value (paired t-test)."""
+    metric, n_paired, diff (mean), diff_ci95 (half-width of its 95% t-interval), p_value (paired t-test) and, with a
+    `margin` (in the metric's own unit, e.g. 0.005 for half a point of accuracy), p_equivalence (TOST)."""
     values = by_run(results, metric)
     for name in (run, baseline):
         if name not in values:
@@ -247,6 +255,7 @@ def compare(results: Sequence[dict], metric: str, run: str, baseline: str) -> di
         "diff": paired.diff,
         "diff_ci95": paired.ci95,
         "p_value": paired.p_value,
+        "p_equivalence": math.nan if margin is None else equivalence_p_value(values[run], values[baseline], margin),
     }
 
 
@@ -272,18 +281,30 @@ def p_text(p: float, name: str = "p") -> str:
     return f"{name} {shown}" if shown.startswith("<") else f"{name} = {shown}"
 
 
-def outcome(diff: float, p_adjusted: float, expect: str, n_paired: int, alpha: float = ALPHA) -> str:
-    """The definition of the three outcomes (see the module doc): HOLDS, DOES_NOT_HOLD, INCONCLUSIVE or TOO_FEW,
-    from the paired difference `diff` (run - baseline), its family-adjusted p-value, and the predicted side."""
+def outcome(
+    diff: float,
+    p_adjusted: float,
+    expect: str,
+    n_paired: int,
+    alpha: float = ALPHA,
+    p_equivalence_adjusted: float = math.nan,
+) -> str:
+    """The definition of the outcomes (see the module doc): HOLDS, DOES_NOT_HOLD, EQUIVALENT, INCONCLUSIVE or TOO_FEW,
+    from the paired difference `diff` (run - baseline), its family-adjusted p-value, the predicted side, and the
+    family-adjusted p-value of the equivalence test (NaN when no margin was set)."""
     if expect not in EXPECTATIONS:
-        raise ValueError(f"expect must be 'higher' or 'lower', got {expect!r}")
+        raise ValueError(f"expect must be one of {', '.join(EXPECTATIONS)}, got {expect!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     if n_paired < 2 or not (math.isfinite(diff) and math.isfinite(p_adjusted)):
         return TOO_FEW
-    if p_adjusted >= alpha:
-        return INCONCLUSIVE
-    return HOLDS if (diff > 0) == (expect == "higher") else DOES_NOT_HOLD
+    different = p_adjusted < alpha
+    equivalent = math.isfinite(p_equivalence_adjusted) and p_equivalence_adjusted < alpha
+    if expect == "same":
+        return HOLDS if equivalent and not different else DOES_NOT_HOLD if different else INCONCLUSIVE
+    if different:
+        return HOLDS if (diff > 0) == (expect == "higher") else DOES_NOT_HOLD
+    return EQUIVALENT if equivalent else INCONCLUSIVE
 
 
 @dataclass(frozen=True)
@@ -300,7 +321,10 @@ class Verdict:
     n_paired: int
     p_value: float  # two-sided paired t-test, on its own
     p_adjusted: float  # Holm-adjusted within the family the verdict was judged in
-    family_size: int = 1
+    family_size: int = 1  # the number of tests in that family
+    margin: float = math.nan  # the equivalence margin (metric units), NaN without an equivalence test
+    p_equivalence: float = math.nan  # the TOST p-value, on its own
+    p_equivalence_adjusted: float = math.nan
 
     @property
     def holds(self) -> bool:
@@ -308,12 +332,24 @@ class Verdict:
 
     @property
     def decided(self) -> bool:
-        """True for holds and does not hold, False for inconclusive."""
-        return self.outcome in (HOLDS, DOES_NOT_HOLD)
+        """True for holds, does not hold and equivalent within the margin; False for inconclusive."""
+        return self.outcome in (HOLDS, DOES_NOT_HOLD, EQUIVALENT)
 
     def claim(self) -> str:
-        label = metric_format(self.metric)[0]
+        label, scale, _, unit = metric_format(self.metric)
+        if self.expect == "same":
+            return f"{self.run} has the same {label} as {self.baseline}, within ±{self.margin * scale:g}{unit}"
         return f"{self.run} has {self.expect} {label} than {self.baseline}"
+
+    def detectable_effect(self, power: float = 0.8) -> float:
+        """The true difference (metric units) this comparison detects with probability `power` at the level of
+        Holm's first step in its family (alpha / family size): what "inconclusive" could have missed."""
+        if self.n_paired < 2 or not math.isfinite(self.ci95) or self.ci95 == 0:
+            return math.nan
+        from scipy import stats as scipy_stats
+
+        sd = self.ci95 * math.sqrt(self.n_paired) / float(scipy_stats.t.ppf(0.975, self.n_paired - 1))
+        return detectable_effect(sd, self.n_paired, power=power, alpha=ALPHA / self.family_size)
 
     def evidence(self) -> str:
         """'+0.80 ± 0.76 pp': the paired difference and its CI half-width, with enough digits to tell them apart."""
@@ -329,9 +365,15 @@ class Verdict:
 
     def significance(self) -> str:
         """'p = 0.0498, Holm-adjusted p = 0.449 (family of 12)', or just 'p = ...' for a family of one."""
-        if self.family_size == 1:
-            return p_text(self.p_value)
-        return f"{p_text(self.p_value)}, {p_text(self.p_adjusted, 'Holm-adjusted p')} (family of {self.family_size})"
+        shown = p_text(self.p_value)
+        if self.family_size > 1:
+            shown += f", {p_text(self.p_adjusted, 'Holm-adjusted p')}"
+        if math.isfinite(self.p_equivalence):
+            _, scale, _, unit = metric_format(self.metric)
+            shown += f"; equivalence within ±{self.margin * scale:g}{unit}: {p_text(self.p_equivalence)}"
+            if self.family_size > 1:
+                shown += f", {p_text(self.p_equivalence_adjusted, 'Holm-adjusted p')}"
+        return shown if self.family_size == 1 else f"{shown} (family of {self.family_size})"
 
     def __str__(self) -> str:
         return (
@@ -348,43 +390,71 @@ def verdict(
     p_adjusted: float | None = None,
     family_size: int = 1,
     alpha: float = ALPHA,
+    margin: float | None = None,
+    p_equivalence_adjusted: float | None = None,
 ) -> Verdict:
     """Judge a claim from one paired comparison: `row` from `compare` (or a row of `grid_summary`, then give
     `baseline`). `expect`: 'higher' or 'lower', what the claim predicts for row's run against the baseline.
     `p_adjusted`: the row's p-value adjusted within its family (`judge_family` passes it); by default the row is
-    a family of one and its own p-value decides. The outcome is `outcome(...)`."""
+    a family of one and its own p-value decides. `margin`: the equivalence margin the row's p_equivalence was
+    computed with (`compare(..., margin=...)`). The outcome is `outcome(...)`."""
     baseline = row.get("baseline", baseline)
     if baseline is None:
         raise ValueError("row has no 'baseline': pass baseline= (the configuration it was compared with)")
     n = int(row.get("n_paired", row.get("n", 0)))
     diff, ci, p_value = float(row["diff"]), float(row["diff_ci95"]), float(row["p_value"])
     adjusted = p_value if p_adjusted is None else float(p_adjusted)
-    decision = outcome(diff, adjusted, expect, n, alpha)
+    p_equivalence = float(row.get("p_equivalence", math.nan))
+    equivalence_adjusted = p_equivalence if p_equivalence_adjusted is None else float(p_equivalence_adjusted)
+    if expect == "same" and margin is None:
+        raise ValueError("expect='same' is judged by an equivalence test: pass margin= (and compare with it)")
+    decision = outcome(diff, adjusted, expect, n, alpha, equivalence_adjusted)
     return Verdict(
-        row["run"], baseline, row.get("metric", "?"), expect, decision, diff, ci, n, p_value, adjusted, family_size
+        row["run"],
+        baseline,
+        row.get("metric", "?"),
+        expect,
+        decision,
+        diff,
+        ci,
+        n,
+        p_value,
+        adjusted,
+        family_size,
+        math.nan if margin is None else float(margin),
+        p_equivalence,
+        equivalence_adjusted,
     )
 
 
 def judge_family(
-    results: Sequence[dict], comparisons: Sequence[tuple[str, str, str, str]], alpha: float = ALPHA
+    results: Sequence[dict],
+    comparisons: Sequence[tuple[str, str, str, str]],
+    alpha: float = ALPHA,
+    margin: float | None = None,
 ) -> list[Verdict]:
     """Judge a whole family of claims at once: `comparisons` is [(run, baseline, metric, expect)], every
     comparison the analysis makes. Each paired difference is tested (`compare`), the p-values are adjusted
-    together with Holm's method (`stats.holm`), and each verdict is decided on its adjusted p-value. Returns the
-    verdicts in the order of `comparisons`."""
+    together with Holm's method (`stats.holm`), and each verdict is decided on its adjusted p-value. With a
+    `margin` (metric units, fixed before the runs), every comparison also gets an equivalence test, and Holm's
+    method adjusts all 2 x len(comparisons) p-values as one family. Returns the verdicts in the order of
+    `comparisons`."""
     if not comparisons:
         raise ValueError("comparisons must not be empty: pass the family [(run, baseline, metric, expect), ...]")
     for item in comparisons:
         if len(item) != 4 or item[3] not in EXPECTATIONS:
-            raise ValueError(f"comparisons: each must be (run, baseline, metric, 'higher' | 'lower'), got {item!r}")
+            expected = " | ".join(repr(e) for e in EXPECTATIONS)
+            raise ValueError(f"comparisons: each must be (run, baseline, metric, {expected}), got {item!r}")
     if len(set(comparisons)) != len(comparisons):
         raise ValueError("comparisons: a comparison appears twice in the family")
-    rows = [compare(results, metric, run, baseline) for run, baseline, metric, _ in comparisons]
-    adjusted = holm([row["p_value"] for row in rows])
-    m = sum(math.isfinite(row["p_value"]) for row in rows)
+    rows = [compare(results, metric, run, baseline, margin) for run, baseline, metric, _ in comparisons]
+    p_values = [row["p_value"] for row in rows] + ([row["p_equivalence"] for row in rows] if margin else [])
+    adjusted = holm(p_values)
+    m = sum(math.isfinite(p) for p in p_values)
+    equivalence_adjusted = adjusted[len(rows) :] if margin else [None] * len(rows)
     return [
-        verdict(row, expect, p_adjusted=p, family_size=m, alpha=alpha)
-        for row, (*_, expect), p in zip(rows, comparisons, adjusted)
+        verdict(row, expect, p_adjusted=p, family_size=m, alpha=alpha, margin=margin, p_equivalence_adjusted=q)
+        for row, (*_, expect), p, q in zip(rows, comparisons, adjusted, equivalence_adjusted)
     ]
 
 

@@ -8,6 +8,7 @@ from scipy import stats as scipy_stats
 
 from dropkey_lib.stats import (
     detectable_effect,
+    equivalence_p_value,
     holm,
     mean_ci,
     paired_difference,
@@ -67,3 +68,26 @@ def test_detectable_effect_is_larger_than_the_normal_approximation_and_shrinks_w
 def test_sd_upper_bound_is_above_the_sample_sd_and_tightens_with_more_values():
     assert sd_upper_bound(1.0, 5) == pytest.approx(math.sqrt(4 / scipy_stats.chi2.ppf(0.2, 4)))
     assert sd_upper_bound(1.0, 5) > sd_upper_bound(1.0, 50) > 1.0
+
+
+def test_equivalence_p_value_is_the_larger_of_the_two_one_sided_t_tests():
+    a = {0: 0.51, 1: 0.52, 2: 0.505, 3: 0.515}
+    b = {0: 0.50, 1: 0.515, 2: 0.50, 3: 0.505}
+    differences = np.array([a[s] - b[s] for s in a])
+    lower = scipy_stats.ttest_1samp(differences, -0.02, alternative="greater").pvalue
+    upper = scipy_stats.ttest_1samp(differences, 0.02, alternative="less").pvalue
+    assert equivalence_p_value(a, b, 0.02) == pytest.approx(max(lower, upper))
+
+
+def test_a_small_difference_with_little_spread_is_equivalent_and_a_large_one_is_not():
+    base = {s: 0.5 + 0.03 * s for s in range(10)}
+    close = {s: v + 0.001 * (-1) ** s for s, v in base.items()}
+    far = {s: v + 0.02 + 0.001 * (-1) ** s for s, v in base.items()}
+    assert equivalence_p_value(close, base, 0.005) < 0.001
+    assert equivalence_p_value(far, base, 0.005) > 0.5
+
+
+def test_equivalence_needs_two_pairs_and_a_positive_margin():
+    assert math.isnan(equivalence_p_value({0: 0.5}, {0: 0.4}, 0.01))
+    with pytest.raises(ValueError, match="margin"):
+        equivalence_p_value({0: 0.5, 1: 0.4}, {0: 0.4, 1: 0.3}, 0.0)

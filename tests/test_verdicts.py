@@ -277,3 +277,58 @@ def test_seed_stats_give_mean_ci_and_the_values_in_seed_order():
     assert (mean, ci) == stats.mean_ci([0.5, 0.6, 0.7])
     with pytest.raises(ValueError, match="no finished runs for configuration 'b'"):
         verdicts.seed_stats(results, "test_accuracy", "b")
+
+
+def noisy_equal_and_shifted_results() -> list[dict]:
+    """20 paired seeds: `same` within a tenth of a point of `none`, `better` one point above it."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.45, 0.02, 20)
+    shifts = {"none": 0.0, "same": 0.0, "better": 0.01}
+    return [
+        metrics(run, s, float(base[s] + shift + rng.normal(0, 0.001)))
+        for run, shift in shifts.items()
+        for s in range(20)
+    ]
+
+
+def test_without_a_difference_a_small_paired_difference_is_equivalent_within_the_margin():
+    judged = verdicts.judge_family(
+        noisy_equal_and_shifted_results(), [("same", "none", "test_accuracy", "higher")], margin=0.005
+    )
+    assert judged[0].outcome == verdicts.EQUIVALENT and judged[0].decided
+
+
+def test_a_claim_of_no_difference_holds_by_equivalence_and_fails_by_a_difference():
+    family = [("same", "none", "test_accuracy", "same"), ("better", "none", "test_accuracy", "same")]
+    same, better = verdicts.judge_family(noisy_equal_and_shifted_results(), family, margin=0.005)
+    assert same.outcome == verdicts.HOLDS and "within ±0.5" in same.claim()
+    assert better.outcome == verdicts.DOES_NOT_HOLD
+
+
+def test_with_a_margin_holm_adjusts_the_difference_and_equivalence_tests_as_one_family():
+    family = [("same", "none", "test_accuracy", "higher"), ("better", "none", "test_accuracy", "higher")]
+    judged = verdicts.judge_family(noisy_equal_and_shifted_results(), family, margin=0.005)
+    raw = [v.p_value for v in judged] + [v.p_equivalence for v in judged]
+    adjusted = [v.p_adjusted for v in judged] + [v.p_equivalence_adjusted for v in judged]
+    assert adjusted == pytest.approx(stats.holm(raw))
+    assert judged[0].family_size == 4 and "equivalence within ±0.5" in str(judged[0])
+
+
+def test_a_claim_of_no_difference_needs_a_margin():
+    with pytest.raises(ValueError, match="margin"):
+        verdicts.judge_family(noisy_equal_and_shifted_results(), [("same", "none", "test_accuracy", "same")])
+
+
+def test_the_detectable_effect_is_at_the_level_of_holms_first_step():
+    v = verdicts.judge_family(
+        noisy_equal_and_shifted_results(),
+        [("same", "none", "test_accuracy", "higher"), ("better", "none", "test_accuracy", "higher")],
+    )[0]
+    sd = v.ci95 * math.sqrt(v.n_paired) / scipy_t_975(v.n_paired - 1)
+    assert v.detectable_effect() == pytest.approx(stats.detectable_effect(sd, v.n_paired, alpha=0.05 / 2))
+
+
+def scipy_t_975(df: int) -> float:
+    from scipy import stats as scipy_stats
+
+    return float(scipy_stats.t.ppf(0.975, df))

@@ -10,8 +10,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..metrics import label as metric_label
-from ..verdicts import DOES_NOT_HOLD, HOLDS, Verdict, layer_summary, metric_format, p_text, seed_stats
+from ..verdicts import DOES_NOT_HOLD, EQUIVALENT, HOLDS, Verdict, layer_summary, metric_format, p_text, seed_stats
 from ._common import _new_axes, _new_figure
+
+# What each kind of claim predicts for the paired difference, as the y labels of `plot_verdicts` say it.
+CLAIM_SIGNS = {"higher": "> 0", "lower": "< 0", "same": "≈ 0"}
 
 
 def plot_ratio_sweep(
@@ -94,7 +97,7 @@ def plot_differences(verdicts: Sequence[Verdict], *, ax: Axes | None = None, tit
     vertical line at 0, and its Holm-adjusted p-value at the right. The colour is the verdict, which is decided on
     the adjusted p-value (`verdicts.outcome`): green holds, red does not hold, grey inconclusive, so an interval
     that excludes 0 can still be grey."""
-    colors = {HOLDS: "tab:green", DOES_NOT_HOLD: "tab:red"}
+    colors = {HOLDS: "tab:green", DOES_NOT_HOLD: "tab:red", EQUIVALENT: "tab:blue"}
     ax = _new_axes(ax, (6.0, 0.6 * len(verdicts) + 1.2))
     for i, v in enumerate(verdicts):
         scale = metric_format(v.metric)[1]
@@ -111,7 +114,7 @@ def plot_differences(verdicts: Sequence[Verdict], *, ax: Axes | None = None, tit
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(
         range(len(verdicts)),
-        [f"{v.run} − {v.baseline}\n(claim: {'> 0' if v.expect == 'higher' else '< 0'})" for v in verdicts],
+        [f"{v.run} − {v.baseline}\n(claim: {CLAIM_SIGNS[v.expect]})" for v in verdicts],
         fontsize=8,
     )
     ax.invert_yaxis()
