@@ -28,6 +28,7 @@ import argparse
 import functools
 import math
 import os
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -344,6 +345,55 @@ def bounds(name: str, run: str, baseline: str, lang: str = "en") -> str:
     return f"{low} 到 {high}" if lang == "zh" else f"{low} to {high}"
 
 
+def regulariser_count(name: str, baseline: str = "none") -> str:
+    """How many configurations of a grid are compared with the baseline: '10'."""
+    return str(len(regularisers(name, baseline)))
+
+
+# The README's table of the paper's claims: (claim, our comparison, [(run, baseline)]), test accuracy, small-data.
+CLAIMS = (
+    (
+        "Q1: DropKey beats attention dropout at the same ratio",
+        "DropKey - dropout at r = 0.1 / 0.2 / 0.3",
+        [(f"dropkey-{r}", f"dropout-{r}") for r in (0.1, 0.2, 0.3)],
+    ),
+    (
+        "Q2: a decreasing ratio beats a constant one",
+        "linear decreasing - constant (mean 0.2)",
+        [("dropkey-0.2-linear_down", "dropkey-0.2")],
+    ),
+    (
+        "Q2: an increasing ratio is worse than a constant one (secondary summary, unverified)",
+        "linear increasing - constant",
+        [("dropkey-0.2-linear_up", "dropkey-0.2")],
+    ),
+    (
+        "Q3: structured drops are not needed",
+        "block / cross - plain DropKey (0.2)",
+        [("dropkey_block-0.2", "dropkey-0.2"), ("dropkey_cross-0.2", "dropkey-0.2")],
+    ),
+)
+
+
+def claims_table(name: str = "small-data") -> str:
+    """The paper's claims against a grid: paired differences of test accuracy, raw and Holm-adjusted p-values (the
+    family of `verdicts.FAMILIES`) and the overall verdict of each claim."""
+    lines = [
+        "| the paper's claim | our comparison | paired difference | p | Holm p | verdict |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for claim, comparison, pairs in CLAIMS:
+        found = [judged(name, run, baseline) for run, baseline in pairs]
+        cells = [
+            " / ".join(paired(name, run, baseline) for run, baseline in pairs),
+            " / ".join(verdicts.format_p(v.p_value) for v in found),
+            " / ".join(verdicts.format_p(v.p_adjusted) for v in found),
+            verdicts.overall(found),
+        ]
+        lines.append("| " + " | ".join([claim, comparison, *cells]) + " |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # Models: parameter counts from the committed configs
 
@@ -469,7 +519,7 @@ def side_by_side_table(name: str, other: str) -> str:
             cells[3] = f"**{cells[3]}**"
         other_cells = theirs[i][1:] if i < len(theirs) else ["", "", ""]
         lines.append("| " + " | ".join(cells + other_cells) + " |")
-    return "\n".join(line.replace("|  |", "| |") for line in lines)
+    return "\n".join(re.sub(r"\|\s+(?=\|)", "| ", line) for line in lines)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -528,6 +578,28 @@ def ratio(name: str, key: str, bold: bool = False) -> str:
     """A measured ratio: '0.966x' (bold: '**0.966x**')."""
     text = f"{measured(name, key):.3f}x"
     return f"**{text}**" if bold else text
+
+
+def value_range(name: str, low: str, high: str, digits: int = 0) -> str:
+    """Two measured values as a range: '10-12'."""
+    return f"{value(name, low, digits)}-{value(name, high, digits)}"
+
+
+def percent_faster(name: str, faster: str, slower: str) -> str:
+    """How much faster one measured speed is than another, in whole percent: '16'."""
+    return f"{(measured(name, faster) / measured(name, slower) - 1) * 100:.0f}"
+
+
+def cost_range(names: tuple[str, ...], key: str = "ratio.default.dropkey") -> str:
+    """What DropKey costs over several bench runs, 1 - ratio, lowest to highest in whole percent: '1-4'."""
+    costs = [(1 - measured(name, key)) * 100 for name in names]
+    return f"{math.floor(min(costs))}-{math.ceil(max(costs))}"
+
+
+def repeat_spread(first: str, second: str) -> str:
+    """The largest difference between the ratios two bench runs share: '0.032'."""
+    shared = [key for key in measurement(second)["values"] if key.startswith("ratio.")]
+    return f"{max(abs(measured(first, key) - measured(second, key)) for key in shared):.3f}"
 
 
 ATTENTION_ROWS = {
