@@ -99,9 +99,11 @@ def fixed(number: float, digits: int = 2, signed: bool = False) -> str:
     return f"{number:+,.{digits}f}" if signed else f"{number:,.{digits}f}"
 
 
-def duration(seconds: float, lang: str = "en") -> str:
-    """'14 min 52 s' ('14 分 52 秒' in Chinese), '1 h 17 min', '42 s'."""
+def duration(seconds: float, lang: str = "en", precise: bool = False) -> str:
+    """'14 min 52 s' ('14 分 52 秒' in Chinese), '1 h 16 min' (`precise`: '1 h 16 min 32 s'), '42 s'."""
     text = tables.format_duration(seconds)
+    if precise and seconds >= 3600:
+        text += f" {int(round(seconds)) % 60:02d} s"
     if lang == "zh":
         text = text.replace(" h ", " 小时 ").replace(" min", " 分").replace(" s", " 秒")
     return text
@@ -277,12 +279,13 @@ def half_width_range(name: str, runs_and_baselines: list[tuple[str, str]], metri
     return f"{min(widths):.2f} to {max(widths):.2f}"
 
 
-def grid_machine(name: str) -> str:
-    """The CPU that every run of a grid recorded (its `metrics.json` `hardware`), e.g. 'Intel(R) Xeon(R) Processor'."""
+def grid_machine(name: str, code: bool = False) -> str:
+    """The CPU that every run of a grid recorded (its `metrics.json` `hardware`), e.g. 'Intel(R) Xeon(R) Processor';
+    `code`: in backticks (a figure cannot sit inside a code span of the prose: its markers would show)."""
     cpus = sorted({m.get("hardware", "?").split(";")[0] for m in grid(name)})
     if len(cpus) != 1:
         raise ValueError(f"the runs of {name!r} ran on different machines: {cpus}")
-    return cpus[0]
+    return f"`{cpus[0]}`" if code else cpus[0]
 
 
 def grid_time(name: str, which: str = "train_seconds", lang: str = "en") -> str:
@@ -336,6 +339,16 @@ def detectable(name: str, run: str, baseline: str, seeds: list[int], lang: str =
     return listing(
         [f"{e} with {n} seeds" if i == 0 else f"{e} with {n}" for i, (n, e) in enumerate(zip(seeds, effects))]
     )
+
+
+def expected_half_width_found(name: str, run: str, baseline: str) -> str:
+    """The 95% half-width a grid's paired difference run - baseline of test accuracy came out with: '0.41'."""
+    return f"{judged(name, run, baseline).ci95 * 100:.2f}"
+
+
+def outcome(name: str, run: str, baseline: str, metric: str = "test_accuracy") -> str:
+    """The verdict of one comparison of a grid's family: 'inconclusive'."""
+    return judged(name, run, baseline, metric).outcome
 
 
 def bounds(name: str, run: str, baseline: str, lang: str = "en") -> str:
@@ -522,6 +535,11 @@ def side_by_side_table(name: str, other: str) -> str:
     return "\n".join(re.sub(r"\|\s+(?=\|)", "| ", line) for line in lines)
 
 
+def file_mb(path: str, digits: int = 2) -> str:
+    """The size of a committed file in MB: '1.1'."""
+    return f"{(root() / path).stat().st_size / 1e6:.{digits}f}"
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The shipped checkpoints (notebook 11)
 
@@ -561,7 +579,7 @@ def value(name: str, key: str, digits: int = 0, scale: float = 1.0) -> str:
 
 def measured_duration(name: str, key: str, lang: str = "en") -> str:
     """A measured number of seconds as a duration: '14 min 52 s' ('14 分 52 秒')."""
-    return duration(measured(name, key), lang)
+    return duration(measured(name, key), lang, precise=True)
 
 
 def machine(name: str) -> str:
@@ -732,6 +750,32 @@ def notebook_table() -> str:
 # Checking and writing the Markdown files
 
 
+INLINE_BEGIN = re.compile(r"^(?P<head>.*?)<!-- \[\[\[cog (?P<code>.*)\]\]\]$")
+
+
+def lint(path: Path) -> list[str]:
+    """Where an inline figure of a Markdown file would not render or would not run: its begin line must hold prose
+    before the marker (a line that starts with `<!--` is an HTML block and would swallow the figure), that prose must
+    not start with the code's first letter (cogapp strips a prefix the line shares with the code), and the marker
+    must not sit inside a code span (its comment would show)."""
+    problems, ticks = [], 0  # backticks so far in the paragraph: odd inside a code span
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        found = INLINE_BEGIN.match(line)
+        before = ticks
+        ticks = 0 if not line.strip() else ticks + line.split("<!-- [[[cog")[0].count("`")
+        if not found or line.rstrip().endswith("-->"):
+            continue
+        head, code = found.group("head"), found.group("code").strip()
+        where = f"{path}:{number}"
+        if not head.strip() or re.fullmatch(r"\s*([-+*]|\d+[.)])\s*", head):
+            problems.append(f"{where}: an inline figure needs prose before it on its line")
+        elif head.lstrip()[:1] == code[:1]:
+            problems.append(f"{where}: the line starts with {code[:1]!r}, as the code does: break the line elsewhere")
+        if (before + head.count("`")) % 2:
+            problems.append(f"{where}: the figure is inside a code span: let the figure print the backticks")
+    return problems
+
+
 def cog_arguments(files: list[Path]) -> list[str]:
     """cogapp's command line for these files: modules from scripts/, `f` imported, Unix newlines."""
     return ["cog", "-I", str(Path(__file__).resolve().parent), "-p", "import figures as f", "-U", *map(str, files)]
@@ -751,6 +795,10 @@ def main(argv: list[str] | None = None) -> int:
     this = sys.modules.get("figures") or sys.modules[__name__]
     this.use_root(args.root)
     files = [Path(name) for name in args.files] or markdown_files(Path(args.root))
+    problems = [problem for path in files for problem in lint(path)]
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
     stale = "run: python scripts/figures.py --write"
     flags = ["-r"] if args.write else ["--check", "--diff", "--check-fail-msg", stale]
     flags += ["--verbosity", "1"]
