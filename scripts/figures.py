@@ -603,6 +603,11 @@ def value_range(name: str, low: str, high: str, digits: int = 0) -> str:
     return f"{value(name, low, digits)}-{value(name, high, digits)}"
 
 
+def value_difference(name: str, key: str, other: str) -> str:
+    """The difference of two measured values, rounded to tens: '420'."""
+    return f"{round((measured(name, key) - measured(name, other)) / 10) * 10:.0f}"
+
+
 def percent_faster(name: str, faster: str, slower: str) -> str:
     """How much faster one measured speed is than another, in whole percent: '16'."""
     return f"{(measured(name, faster) / measured(name, slower) - 1) * 100:.0f}"
@@ -721,6 +726,21 @@ def largest_cpu_notebook() -> tuple[str, float]:
     }
     stem = max(peaks, key=peaks.get)
     return stem, peaks[stem]
+
+
+def largest_cpu_notebook_text() -> str:
+    """'08 at 656': the notebook with the largest kernel peak among those measured with the CPU build, and its MB."""
+    stem, peak = largest_cpu_notebook()
+    return f"{stem[:2]} at {peak:,.0f}"
+
+
+def notebook_12_estimate() -> str:
+    """What notebook 12's kernel needs with the CPU-only build, estimated from its measurement with the CUDA build:
+    minus the CUDA build's extra import memory, and minus its torchvision at most, rounded out to 100 MB: '600-800'."""
+    peak = measured("notebooks", "12_dropkey_in_timm.kernel_peak_mb")
+    extra = measured("torch-import-memory", "cuda_build_mb") - measured("torch-import-memory", "cpu_build_mb")
+    high, low = peak - extra, peak - extra - measured("torch-import-memory", "torchvision_cuda_mb")
+    return f"{math.floor(low / 100) * 100}-{math.ceil(high / 100) * 100}"
 
 
 def notebook_title(stem: str) -> str:
