@@ -427,6 +427,16 @@ def params(which: str, exact: bool = False) -> str:
     return f"{count:,}" if exact else f"{count / 1e6:.2f}M"
 
 
+def coefficients(p: tuple[float, ...], drop_ratio: float, digits: int = 3, approx: bool = False, lhs: str = "") -> str:
+    """The smoothing coefficients of a row `p` at a drop ratio (`smoothing.smoothing_coefficients`, or its first-order
+    approximation (N13) with `approx`), as inline math: '$c \\approx (0.851, 1.052, 1.178, 1.269)$' with lhs
+    'c \\approx '. Computed, not measured: the row and the ratio are the example's definition."""
+    from dropkey_lib import smoothing
+
+    values = (smoothing.smoothing_coefficients_approx if approx else smoothing.smoothing_coefficients)(p, drop_ratio)
+    return "$" + lhs + "(" + ", ".join(f"{v:.{digits}f}" for v in values) + ")$"
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The shipped runs (notebooks 07 and 08)
 
