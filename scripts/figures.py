@@ -407,6 +407,35 @@ def claims_table(name: str = "small-data") -> str:
     return "\n".join(lines)
 
 
+
+def _final_probe(name: str, run: str, seed: int) -> float:
+    """The last epoch's history test accuracy (its evaluation subset) of one run of a grid, as notebook 09 reads it."""
+    return load_run(root() / "results" / name / run / f"seed{seed}").history[-1]["probe_test_accuracy"]
+
+
+def seed_spread(name: str, run: str, seeds: tuple[int, int] = (0, 1)) -> str:
+    """How far two seeds of one configuration end apart in the history's test accuracy, in points: '4.5'."""
+    first, second = (_final_probe(name, run, seed) for seed in seeds)
+    return f"{abs(first - second) * 100:.1f}"
+
+
+def mode_spread(name: str, runs: list[str], seed: int = 0) -> str:
+    """The largest difference of the history's final test accuracy between configurations, one seed, in points."""
+    values = [_final_probe(name, run, seed) for run in runs]
+    return f"{(max(values) - min(values)) * 100:.1f}"
+
+
+
+def final_probe_math(name: str, run: str, seed: int = 0) -> str:
+    """A run's final history test accuracy as inline math, whole percent: '$p \\approx 38\\%$'."""
+    return f"$p \\approx {_final_probe(name, run, seed) * 100:.0f}\\%$"
+
+def standard_error(name: str, run: str, seed: int = 0) -> str:
+    """The standard error of the history's final test accuracy of a run, sqrt(p(1 - p)/n), in points: '1.5'."""
+    history_run = load_run(root() / "results" / name / run / f"seed{seed}")
+    p, n = history_run.history[-1]["probe_test_accuracy"], history_run.config.test_size or 10_000
+    return f"{math.sqrt(p * (1 - p) / n) * 100:.1f}"
+
 # ------------------------------------------------------------------------------------------------------------------
 # Models: parameter counts from the committed configs
 
@@ -436,6 +465,17 @@ def coefficients(p: tuple[float, ...], drop_ratio: float, digits: int = 3, appro
     values = (smoothing.smoothing_coefficients_approx if approx else smoothing.smoothing_coefficients)(p, drop_ratio)
     return "$" + lhs + "(" + ", ".join(f"{v:.{digits}f}" for v in values) + ")$"
 
+
+
+def block_params(which: str) -> str:
+    """The parameters of one transformer block of a model: '111,840'."""
+    return f"{count_parameters(TinyViT(model_config(which)).blocks[0]):,}"
+
+
+def block_share(which: str) -> str:
+    """The share of a model's parameters in its transformer blocks, whole percent: '97%'."""
+    model = TinyViT(model_config(which))
+    return f"{sum(count_parameters(block) for block in model.blocks) / count_parameters(model):.0%}"
 
 # ------------------------------------------------------------------------------------------------------------------
 # The shipped runs (notebooks 07 and 08)
