@@ -73,10 +73,13 @@ def _cog():
     return cog
 
 
-def out(text: str) -> None:
-    """Write a figure inside a sentence: `-->text<!--`, so that the line breaks around it stay inside comments."""
+def out(text: str, lang: str = "en") -> None:
+    """Write a figure inside a sentence: `-->text<!--`, so that the line breaks around it stay inside comments.
+    `lang="zh"`: a minus sign before a number is written as the Chinese texts write it, U+2212."""
     if "\n" in text or "--" in text:
         raise ValueError(f"an inline figure is one line without '--': {text!r}")
+    if lang == "zh":
+        text = re.sub(r"(?<![\w.])-(?=\d)", "\u2212", text)
     _cog().out(f"-->{text}<!--\n")
 
 
@@ -201,6 +204,13 @@ def mean_ci(name: str, run: str, metric: str = "test_accuracy", digits: int = 1)
     return text + "%" if metric_entry(metric).unit == "%" else text
 
 
+
+def mean_range(name: str, runs: list[str], metric: str = "test_accuracy", lang: str = "en") -> str:
+    """The lowest and the highest mean over seeds of some configurations: '39.1-39.6%' ('39.1% 到 39.6%')."""
+    means = [verdicts.seed_stats(grid(name), metric, run)[0] * _scale(metric) for run in runs]
+    low, high = f"{min(means):.1f}", f"{max(means):.1f}"
+    return f"{low}% 到 {high}%" if lang == "zh" else f"{low}-{high}%"
+
 def paired(name: str, run: str, baseline: str, metric: str = "test_accuracy", digits: int = 2) -> str:
     """The paired difference run - baseline over the shared seeds ± its 95% half-width, in points for accuracies and
     gaps (nats for entropy): '+1.10 ± 1.05'."""
@@ -273,10 +283,12 @@ def seed_values(name: str, run: str, metric: str = "gap", lang: str = "en") -> s
     return ("、" if lang == "zh" else ", ").join(shown)
 
 
-def half_width_range(name: str, runs_and_baselines: list[tuple[str, str]], metric: str = "test_accuracy") -> str:
-    """The narrowest and the widest 95% half-width of some paired differences: '0.56 to 1.59' (points)."""
+def half_width_range(
+    name: str, runs_and_baselines: list[tuple[str, str]], metric: str = "test_accuracy", lang: str = "en"
+) -> str:
+    """The narrowest and the widest 95% half-width of some paired differences: '0.56 to 1.59' ('0.56 到 1.59')."""
     widths = [verdicts.compare(grid(name), metric, r, b)["diff_ci95"] * _scale(metric) for r, b in runs_and_baselines]
-    return f"{min(widths):.2f} to {max(widths):.2f}"
+    return f"{min(widths):.2f} {'到' if lang == 'zh' else 'to'} {max(widths):.2f}"
 
 
 def grid_machine(name: str, code: bool = False) -> str:
@@ -387,6 +399,11 @@ CLAIMS = (
     ),
 )
 
+
+
+def claim_pairs() -> list[tuple[str, str]]:
+    """Every (run, baseline) of the README's table of claims (`CLAIMS`), in order."""
+    return [pair for _, _, pairs in CLAIMS for pair in pairs]
 
 def claims_table(name: str = "small-data") -> str:
     """The paper's claims against a grid: paired differences of test accuracy, raw and Holm-adjusted p-values (the
