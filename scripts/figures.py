@@ -845,9 +845,11 @@ def lint(path: Path) -> list[str]:
     before the marker (a line that starts with `<!--` is an HTML block and would swallow the figure), that prose must
     not start with the code's first letter (cogapp strips a prefix the line shares with the code), and the marker
     must not sit inside a code span (its comment would show)."""
-    problems, ticks = [], 0  # backticks so far in the paragraph: odd inside a code span
+    problems, ticks, fenced = [], 0, False  # backticks so far in the paragraph: odd inside a code span
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        found = INLINE_BEGIN.match(line)
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        found = None if fenced else INLINE_BEGIN.match(line)
         before = ticks
         ticks = 0 if not line.strip() else ticks + line.split("<!-- [[[cog")[0].count("`")
         if not found or line.rstrip().endswith("-->"):
