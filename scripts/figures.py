@@ -494,6 +494,48 @@ def block_share(which: str) -> str:
     model = TinyViT(model_config(which))
     return f"{sum(count_parameters(block) for block in model.blocks) / count_parameters(model):.0%}"
 
+
+# ------------------------------------------------------------------------------------------------------------------
+# Worked examples of the theory notebooks: computed by the library from the example's definition
+
+
+def _join_numbers(numbers: list[str], lang: str) -> str:
+    return ("、" if lang == "zh" else ", ").join(numbers)
+
+
+def ratios(drop_ratio: float, depth: int, schedule: str, digits: int = 3, lang: str = "en") -> str:
+    """Each layer's drop ratio (`schedules.drop_ratios`), rounded: '0.2, 0.133, 0.067, 0.0' ('0.2、0.133、...')."""
+    from dropkey_lib.schedules import drop_ratios
+
+    return _join_numbers([str(round(r, digits)) for r in drop_ratios(drop_ratio, depth, schedule)], lang)
+
+
+def keys_dropped(drop_ratio: float, depth: int, schedule: str, tokens: int, lang: str = "en") -> str:
+    """The keys a query loses on average in each layer, ratio x tokens: '13.0, 8.7, 4.3, 0.0'."""
+    from dropkey_lib.schedules import drop_ratios
+
+    return _join_numbers([f"{r * tokens:.1f}" for r in drop_ratios(drop_ratio, depth, schedule)], lang)
+
+
+def keys_dropped_total(drop_ratio: float, depth: int, schedule: str, tokens: int) -> str:
+    """The keys a query loses on average over all layers: '26.0'."""
+    from dropkey_lib.schedules import drop_ratios
+
+    return f"{sum(drop_ratios(drop_ratio, depth, schedule)) * tokens:.1f}"
+
+
+def all_dropped_math(n: int, drop_ratio: float) -> str:
+    """The probability r^n that a row of n keys loses them all, as inline math: '$1.5\\times10^{-5}$'."""
+    mantissa, exponent = f"{drop_ratio**n:.1e}".split("e")
+    return f"${mantissa}\\times10^{{{int(exponent)}}}$"
+
+
+def seed_probability(drop_ratio: float, window_size: int, shape: str) -> str:
+    """The seed probability of a structured mask (`attention.seed_probability`): '0.0142'."""
+    from dropkey_lib.attention import seed_probability as gamma
+
+    return f"{gamma(drop_ratio, window_size, shape):.4f}"
+
 # ------------------------------------------------------------------------------------------------------------------
 # The shipped runs (notebooks 07 and 08)
 
