@@ -204,12 +204,12 @@ def mean_ci(name: str, run: str, metric: str = "test_accuracy", digits: int = 1)
     return text + "%" if metric_entry(metric).unit == "%" else text
 
 
-
 def mean_range(name: str, runs: list[str], metric: str = "test_accuracy", lang: str = "en") -> str:
     """The lowest and the highest mean over seeds of some configurations: '39.1-39.6%' ('39.1% 到 39.6%')."""
     means = [verdicts.seed_stats(grid(name), metric, run)[0] * _scale(metric) for run in runs]
     low, high = f"{min(means):.1f}", f"{max(means):.1f}"
     return f"{low}% 到 {high}%" if lang == "zh" else f"{low}-{high}%"
+
 
 def paired(name: str, run: str, baseline: str, metric: str = "test_accuracy", digits: int = 2) -> str:
     """The paired difference run - baseline over the shared seeds ± its 95% half-width, in points for accuracies and
@@ -400,10 +400,10 @@ CLAIMS = (
 )
 
 
-
 def claim_pairs() -> list[tuple[str, str]]:
     """Every (run, baseline) of the README's table of claims (`CLAIMS`), in order."""
     return [pair for _, _, pairs in CLAIMS for pair in pairs]
+
 
 def claims_table(name: str = "small-data") -> str:
     """The paper's claims against a grid: paired differences of test accuracy, raw and Holm-adjusted p-values (the
@@ -424,7 +424,6 @@ def claims_table(name: str = "small-data") -> str:
     return "\n".join(lines)
 
 
-
 def _final_probe(name: str, run: str, seed: int) -> float:
     """The last epoch's history test accuracy (its evaluation subset) of one run of a grid, as notebook 09 reads it."""
     return load_run(root() / "results" / name / run / f"seed{seed}").history[-1]["probe_test_accuracy"]
@@ -442,16 +441,17 @@ def mode_spread(name: str, runs: list[str], seed: int = 0) -> str:
     return f"{(max(values) - min(values)) * 100:.1f}"
 
 
-
 def final_probe_math(name: str, run: str, seed: int = 0) -> str:
     """A run's final history test accuracy as inline math, whole percent: '$p \\approx 38\\%$'."""
     return f"$p \\approx {_final_probe(name, run, seed) * 100:.0f}\\%$"
+
 
 def standard_error(name: str, run: str, seed: int = 0) -> str:
     """The standard error of the history's final test accuracy of a run, sqrt(p(1 - p)/n), in points: '1.5'."""
     history_run = load_run(root() / "results" / name / run / f"seed{seed}")
     p, n = history_run.history[-1]["probe_test_accuracy"], history_run.config.test_size or 10_000
     return f"{math.sqrt(p * (1 - p) / n) * 100:.1f}"
+
 
 # ------------------------------------------------------------------------------------------------------------------
 # Models: parameter counts from the committed configs
@@ -481,7 +481,6 @@ def coefficients(p: tuple[float, ...], drop_ratio: float, digits: int = 3, appro
 
     values = (smoothing.smoothing_coefficients_approx if approx else smoothing.smoothing_coefficients)(p, drop_ratio)
     return "$" + lhs + "(" + ", ".join(f"{v:.{digits}f}" for v in values) + ")$"
-
 
 
 def block_params(which: str) -> str:
@@ -535,6 +534,7 @@ def seed_probability(drop_ratio: float, window_size: int, shape: str) -> str:
     from dropkey_lib.attention import seed_probability as gamma
 
     return f"{gamma(drop_ratio, window_size, shape):.4f}"
+
 
 # ------------------------------------------------------------------------------------------------------------------
 # The shipped runs (notebooks 07 and 08)
@@ -599,6 +599,14 @@ def time_ratio(name: str, other: str, threshold: float) -> str:
     """The time `name` takes to reach `threshold` over the time `other` takes: '0.45'."""
     mine, theirs = (_epoch_seconds(shipped_run(n))[first_epoch_at(n, threshold) - 1] for n in (name, other))
     return f"{mine / theirs:.2f}"
+
+
+def live_plot_title(name: str, label: str = "default run (shipped)") -> str:
+    """The live plot's title after a shipped run's last epoch, as notebook 08 shows it, in backticks."""
+    run = shipped_run(name)
+    epochs_done = len(run.history)
+    accuracy = pct(run.history[-1]["probe_test_accuracy"])
+    return f"`{label} | epoch {epochs_done}/{run.config.epochs}: test acc. {accuracy}, … s elapsed`"
 
 
 def epoch_rows(name: str, lang: str = "en") -> list[list[str]]:
