@@ -1,6 +1,6 @@
 """Peak memory and wall time of each notebook as on Binder: full mode, one CPU, one torch thread.
 
-    python binder/measure_memory.py [notebooks/08_training_on_cifar10.ipynb ...] [--json results.json]
+    python binder/measure_memory.py [notebooks/08_training_on_cifar10.ipynb ...] [--json notebooks.json]
 
 Each notebook runs with `scripts/run_notebooks.py` (nbclient, like `jupyter nbconvert --execute`, without its
 output-widget stall) on a copy (in a temporary folder laid out like the repository, so the committed notebooks are
@@ -11,6 +11,10 @@ a student gets). Two figures per notebook:
 - kernel: the kernel process's own peak resident memory (VmHWM, exact), read by a cell appended to the copy;
 - total: the peak of the summed resident memory of every process of the run (the runner, the kernel and anything it
   starts), sampled every 0.2 s with psutil.
+
+`--json PATH` writes them as a measurement file (`dropkey_lib.measurements`: the machine, the date, the command and,
+per notebook stem, `<stem>.seconds`, `<stem>.kernel_peak_mb` and `<stem>.total_peak_mb`); the classroom guide, the
+lesson plans and the READMEs quote `results/measurements/notebooks.json` through `scripts/figures.py`.
 
 Binder's 2 GB limit is for the whole session: add JupyterLab's own server (about 100-150 MB) to the kernel figure.
 
@@ -113,10 +117,29 @@ def measure_one(notebook: Path, timeout: float, env: dict) -> dict:
     return result
 
 
+def write_measurement(path: str, results: list[dict], argv: list[str]) -> None:
+    """The results of the notebooks that ran as a measurement file (see the module doc)."""
+    from dropkey_lib import measurements
+
+    values = {}
+    for r in results:
+        if not r["ok"]:
+            continue
+        stem = Path(r["notebook"]).stem
+        values[f"{stem}.seconds"] = measurements.value(r["seconds"], "s")
+        values[f"{stem}.total_peak_mb"] = measurements.value(r["total_peak_mb"], "MB")
+        if "kernel_peak_mb" in r:
+            values[f"{stem}.kernel_peak_mb"] = measurements.value(r["kernel_peak_mb"], "MB")
+    what = "each notebook top to bottom, full mode, one CPU core, one torch thread: wall time and peak memory"
+    command = " ".join(["python binder/measure_memory.py", *argv])
+    measurements.write(path, measurements.record(what, command, values))
+    print(f"written: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebooks/NN_*.ipynb)")
-    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--json", help="also write the results to this measurement file (see the module doc)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per cell (default 3600)")
     args = parser.parse_args(argv)
 
@@ -143,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"| {r['notebook']} | failed | | |")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        write_measurement(args.json, results, argv if argv is not None else sys.argv[1:])
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -11,6 +11,10 @@
 
 Variants are timed in interleaved rounds and each reports its median, so a burst of load from another process
 hits all of them alike. Timings vary between machines; compare ratios, not absolute numbers.
+
+`--json PATH` also writes every number as a measurement file (`dropkey_lib.measurements`), with the machine, the
+date and the command: the README's bench tables are generated from `results/measurements/bench-*.json`
+(`scripts/figures.py`), so a new measurement is one command and `python scripts/figures.py --write` away.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import statistics
+import sys
 import time
 from dataclasses import replace
 from typing import Callable
@@ -25,6 +30,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from . import measurements
 from .attention import DropConfig, attention, dropkey_attention_reference
 from .config import TrainConfig, ViTConfig
 from .hardware import machine
@@ -71,6 +77,29 @@ def attention_variants(
             lambda: attention(q, k, v, mode="dropkey", drop_ratio=drop_ratio, training=True)
         ),
     }
+
+
+# The measurement file's key of each attention variant, in the order of `attention_variants`.
+ATTENTION_KEYS = ("plain", "dropout", "reference", "fast")
+
+
+def measurement_values(attention_times: dict[str, float], training_times: dict, batch: int) -> dict[str, dict]:
+    """The bench's numbers as measurement values: `attention.<variant>` in ms (keys `ATTENTION_KEYS`),
+    `training.<model>.<regulariser>` in images/s, and the ratios `ratio.<model>.dropkey` (DropKey / no drop) and
+    `ratio.patch.timm` (TinyViT stem='patch' / timm), as printed."""
+    values = {
+        f"attention.{key}": measurements.value(round(seconds * 1e3, 2), "ms")
+        for key, seconds in zip(ATTENTION_KEYS, attention_times.values())
+    }
+    for (model, mode), seconds in training_times.items():
+        values[f"training.{model}.{mode}"] = measurements.value(round(batch / seconds, 1), "images/s")
+    for model in ("default", "patch"):
+        ratio = training_times[model, "none"] / training_times[model, "dropkey"]
+        values[f"ratio.{model}.dropkey"] = measurements.value(round(ratio, 3), "x")
+    if ("timm", "none") in training_times:
+        ratio = training_times["timm", "none"] / training_times["patch", "none"]
+        values["ratio.patch.timm"] = measurements.value(round(ratio, 3), "x")
+    return values
 
 
 def timm_twin(config: ViTConfig) -> torch.nn.Module:
@@ -137,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds per variant (default 20)")
     batch = TrainConfig().batch_size
     parser.add_argument("--batch", type=int, default=batch, help=f"batch size (default {batch}, the recipe's)")
+    parser.add_argument("--json", metavar="PATH", help="also write the numbers as a measurement file (see above)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -178,6 +208,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"TinyViT stem='patch' / timm VisionTransformer, no drop: {ratio:.3f}x training throughput")
     else:
         print("timm is not installed (pip install timm, a dev dependency): no comparison with timm")
+    if args.json:
+        command = "python -m dropkey_lib.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+        values = measurement_values(attention_times, training_times, args.batch)
+        what = f"what DropKey costs: medians of {args.rounds} interleaved rounds, batch {args.batch}"
+        print(f"written: {measurements.write(args.json, measurements.record(what, command.strip(), values))}")
 
 
 if __name__ == "__main__":

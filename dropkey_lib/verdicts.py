@@ -55,6 +55,29 @@ TOO_FEW = "inconclusive (fewer than 2 paired seeds)"
 ALPHA = 0.05  # the family-wise error rate of a family of verdicts
 EXPECTATIONS = ("higher", "lower", "same")  # "same": a claim of no difference beyond the margin
 
+# The family of comparisons that notebook 10 judges on each committed grid, stated once:
+# (run, baseline, metric, what the claim predicts for run). `scripts/figures.py` judges the same families for the
+# Markdown files; tests/test_figures.py checks that notebook 10 states the same ones.
+FAMILIES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "small-data": (
+        *((f"dropkey-{r}", f"dropout-{r}", "test_accuracy", "higher") for r in (0.1, 0.2, 0.3)),  # Q1
+        ("dropout-0.2", "none", "gap", "lower"),  # the train/test gap
+        ("dropkey-0.2", "none", "gap", "lower"),
+        ("dropkey-0.2", "dropout-0.2", "gap", "lower"),
+        ("dropkey-0.2-linear_down", "dropkey-0.2", "test_accuracy", "higher"),  # Q2
+        ("dropkey-0.2-linear_up", "dropkey-0.2", "test_accuracy", "lower"),
+        ("dropkey_block-0.2", "dropkey-0.2", "test_accuracy", "lower"),  # Q3
+        ("dropkey_cross-0.2", "dropkey-0.2", "test_accuracy", "lower"),
+        ("dropkey-0.2", "none", "mean_attention_entropy", "higher"),  # attention entropy
+        ("dropkey-0.2", "dropout-0.2", "mean_attention_entropy", "higher"),
+    ),
+    "small-data-conv-q1": (
+        ("dropkey-0.1", "dropout-0.1", "test_accuracy", "higher"),  # Q1 at the paper's ratio
+        ("dropkey-0.1", "none", "test_accuracy", "higher"),
+        ("dropout-0.1", "none", "test_accuracy", "higher"),
+    ),
+}
+
 # ------------------------------------------------------------------------------------------------------------------
 # Checking and describing a grid
 

@@ -24,3 +24,16 @@ def test_bench_prints_every_ratio(capsys):
     out = capsys.readouterr().out
     assert out.count("DropKey / no drop") == 2
     assert "TinyViT stem='patch' / timm VisionTransformer" in out
+
+
+def test_bench_writes_every_number_as_a_measurement_file(tmp_path):
+    from dropkey_lib import measurements
+
+    path = tmp_path / "bench.json"
+    bench.main(["--rounds", "1", "--batch", "4", "--json", str(path)])
+    written = measurements.read(path)
+    assert {"attention.plain", "attention.fast", "training.default.dropkey", "ratio.default.dropkey"} <= set(
+        written["values"]
+    )
+    assert written["values"]["ratio.patch.timm"]["unit"] == "x"
+    assert written["command"].startswith("python -m dropkey_lib.bench") and written["machine"]

@@ -177,13 +177,43 @@ def test_every_glossary_row_is_in_the_term_list():
     assert not extra, f"glossary.md rows missing from docs/zh/terms.yaml: {sorted(extra)}"
 
 
+def rejected_renderings(text: str) -> list[tuple[str, str]]:
+    """The renderings of `text` that the term list rejects, with the term each renders: [(rendering, term)]."""
+    return [(bad, entry["en"]) for entry in terms() for bad in entry.get("avoid", []) if bad in text]
+
+
 @pytest.mark.parametrize("path", ["README.zh-CN.md", *[f"docs/zh/{stem}.md" for stem in STEMS]])
 def test_chinese_texts_avoid_the_renderings_the_glossary_rejects(path):
     if not (ROOT / path).is_file():
         pytest.skip(f"{path} does not exist (another test reports it)")
-    text = (ROOT / path).read_text(encoding="utf-8")
-    used = [(bad, entry["en"]) for entry in terms() for bad in entry.get("avoid", []) if bad in text]
+    used = rejected_renderings((ROOT / path).read_text(encoding="utf-8"))
     assert not used, f"{path} uses renderings the glossary rejects (rendering, term): {used}"
+
+
+def test_backbone_is_a_rejected_rendering_of_the_convolutional_stem():
+    # 主干 is a backbone (the whole feature extractor) in Chinese vision writing; 词干 is a word stem.
+    assert rejected_renderings("带卷积主干的模型") == [("卷积主干", "stem")]
+    assert rejected_renderings("卷积词干") == [("卷积词干", "stem")]
+    assert rejected_renderings("带卷积 stem 的模型") == []
+
+
+@pytest.mark.parametrize(
+    "term",
+    [
+        "stem",
+        "mean pooling",
+        "recipe",
+        "Holm correction",
+        "family of comparisons",
+        "p-value",
+        "half-width",
+        "minimal detectable effect",
+        "percentage point",
+        "wall time",
+    ],
+)
+def test_the_term_list_has_the_terms_of_the_results(term):
+    assert term in {entry["en"] for entry in terms()}, f"docs/zh/terms.yaml has no entry for {term!r}"
 
 
 # ----------------------------------------------------------------------------------------------------------------
