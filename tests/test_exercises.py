@@ -507,6 +507,59 @@ def test_check_value_gradients_does_not_call_a_float64_answer_float32():
     assert "float32" not in str(error.value)
 
 
+def objective(p, values, y):
+    return 0.5 * (p @ values - y).pow(2).sum()
+
+
+def gradients_by_backward(p, values, y):  # the forbidden shortcut: right numbers, no derivation
+    values = values.clone().requires_grad_()
+    objective(p, values, y).backward()
+    return values.grad
+
+
+def gradients_by_backward_on_a_parameter(p, values, y):
+    values = torch.nn.Parameter(values.clone())
+    objective(p, values, y).backward()
+    return values.grad
+
+
+def gradients_by_autograd_grad(p, values, y):
+    values = torch.tensor(values.tolist(), dtype=values.dtype, requires_grad=True)
+    return torch.autograd.grad(objective(p, values, y), values)[0]
+
+
+def gradients_under_enable_grad(p, values, y):  # autograd switched on by hand, as if the checker had switched it off
+    with torch.enable_grad():
+        return gradients_by_backward(p, values, y)
+
+
+@pytest.mark.parametrize(
+    "shortcut",
+    [
+        gradients_by_backward,
+        gradients_by_backward_on_a_parameter,
+        gradients_by_autograd_grad,
+        gradients_under_enable_grad,
+        lambda p, v, y: torch.func.grad(lambda v: objective(p, v, y))(v),
+        lambda p, v, y: torch.func.jacrev(lambda v: objective(p, v, y))(v),
+        lambda p, v, y: torch.func.jacfwd(lambda v: objective(p, v, y))(v),
+        lambda p, v, y: torch.autograd.functional.jacobian(lambda v: objective(p, v, y), v),
+    ],
+    ids=["backward", "parameter", "autograd.grad", "enable_grad", "func.grad", "jacrev", "jacfwd", "jacobian"],
+)
+def test_check_value_gradients_fails_an_answer_that_calls_autograd(shortcut):
+    with pytest.raises(AssertionError, match="uses autograd .*: the exercise asks for the gradient derived by hand"):
+        exercises.check_value_gradients(shortcut)
+
+
+def test_check_value_gradients_leaves_autograd_working_after_an_answer_that_called_it():
+    with pytest.raises(AssertionError):
+        exercises.check_value_gradients(gradients_by_backward)
+    x = torch.ones(2, requires_grad=True)
+    (3 * x).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # 05: a decreasing schedule
 
