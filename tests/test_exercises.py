@@ -805,3 +805,40 @@ def test_check_learning_rate_fails_each_mistake(wrong, message):
 def test_check_learning_rate_prints_digits_that_show_a_small_difference():
     with pytest.raises(AssertionError, match=r"= 0\.000200003, expected 0\.0002 "):
         exercises.check_learning_rate(lambda *args: warmup_cosine(*args) * (1 + 1.5e-5))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Marking: a checker as a graded test (the nbgrader version, scripts/build_marked_exercises.py)
+
+
+def not_attempted(step, total_steps, warmup_steps, base_lr):
+    raise NotImplementedError
+
+
+def test_grade_prints_the_checkers_verdict_on_a_correct_answer(capsys):
+    exercises.grade(exercises.check_learning_rate, warmup_cosine)
+    assert capsys.readouterr().out.startswith("Correct: ")
+
+
+def test_grade_fails_an_answer_not_attempted_yet():
+    with pytest.raises(AssertionError, match="Not attempted: not_attempted still raises NotImplementedError"):
+        exercises.grade(exercises.check_learning_rate, not_attempted)
+
+
+def test_grade_fails_a_wrong_answer_with_the_checkers_diagnosis():
+    with pytest.raises(AssertionError, match="linear decay"):
+        exercises.grade(
+            exercises.check_learning_rate,
+            lambda s, t, w, b: warmup_cosine(s, t, w, b) if s < w else b * (1 - (s - w) / (t - w)),
+        )
+
+
+def test_grade_passes_other_cases_to_the_checker():
+    seen = set()
+
+    def recording(step, total_steps, warmup_steps, base_lr):
+        seen.add((total_steps, warmup_steps, base_lr))
+        return warmup_cosine(step, total_steps, warmup_steps, base_lr)
+
+    exercises.grade(exercises.check_learning_rate, recording, cases=[(9, 2, 0.25)])
+    assert seen == {(9, 2, 0.25)}
