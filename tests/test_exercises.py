@@ -811,10 +811,6 @@ def test_check_learning_rate_prints_digits_that_show_a_small_difference():
 # Marking: a checker as a graded test (the nbgrader version, scripts/build_marked_exercises.py)
 
 
-def not_attempted(step, total_steps, warmup_steps, base_lr):
-    raise NotImplementedError
-
-
 def test_grade_prints_the_checkers_verdict_on_a_correct_answer(capsys):
     exercises.grade(exercises.check_learning_rate, warmup_cosine)
     assert capsys.readouterr().out.startswith("Correct: ")
@@ -822,7 +818,7 @@ def test_grade_prints_the_checkers_verdict_on_a_correct_answer(capsys):
 
 def test_grade_fails_an_answer_not_attempted_yet():
     with pytest.raises(AssertionError, match="Not attempted: not_attempted still raises NotImplementedError"):
-        exercises.grade(exercises.check_learning_rate, not_attempted)
+        exercises.grade(exercises.check_dropkey, not_attempted)
 
 
 def test_grade_fails_a_wrong_answer_with_the_checkers_diagnosis():
