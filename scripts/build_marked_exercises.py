@@ -233,7 +233,10 @@ def source_notebook(chosen: list[Exercise], root: Path = ROOT, solutions: Path =
     ]
     for e in chosen:
         n = e.number
-        text = f"## {n} · {e.title}\n\n*From notebook {e.notebook}: sections named below are that notebook's.*"
+        text = (
+            f"## {n} · {e.title}\n\n*The exercise at the end of notebook {e.notebook}: the sections and results it "
+            "refers to are that notebook's.*"
+        )
         visible = (
             f"# Graded, {VISIBLE_POINTS} points: the checker of notebook {n}. It must print a line starting with "
             f'"Correct".\nexercises.grade(exercises.{e.check}, {e.function})'
