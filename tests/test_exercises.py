@@ -547,6 +547,7 @@ def gradients_under_enable_grad(p, values, y):  # autograd switched on by hand, 
     ],
     ids=["backward", "parameter", "autograd.grad", "enable_grad", "func.grad", "jacrev", "jacfwd", "jacobian"],
 )
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")  # torch.func.jacfwd's own
 def test_check_value_gradients_fails_an_answer_that_calls_autograd(shortcut):
     with pytest.raises(AssertionError, match="uses autograd .*: the exercise asks for the gradient derived by hand"):
         exercises.check_value_gradients(shortcut)
