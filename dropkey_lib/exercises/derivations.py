@@ -116,8 +116,9 @@ class _AutogradSpy(TorchFunctionMode):
         torch.autograd.backward: "torch.autograd.backward",
         torch.autograd.grad: "torch.autograd.grad",
         torch.Tensor.requires_grad_: "requires_grad_",
-        torch._make_dual: "forward-mode dual numbers, torch.func.jvp or jacfwd",
     }
+    if hasattr(torch, "_make_dual"):  # a private name: looked up, so that the library imports without it
+        FORBIDDEN[torch._make_dual] = "forward-mode dual numbers, torch.func.jvp or jacfwd"
 
     def __init__(self) -> None:
         super().__init__()
