@@ -507,6 +507,60 @@ def test_check_value_gradients_does_not_call_a_float64_answer_float32():
     assert "float32" not in str(error.value)
 
 
+def objective(p, values, y):
+    return 0.5 * (p @ values - y).pow(2).sum()
+
+
+def gradients_by_backward(p, values, y):  # the forbidden shortcut: right numbers, no derivation
+    values = values.clone().requires_grad_()
+    objective(p, values, y).backward()
+    return values.grad
+
+
+def gradients_by_backward_on_a_parameter(p, values, y):
+    values = torch.nn.Parameter(values.clone())
+    objective(p, values, y).backward()
+    return values.grad
+
+
+def gradients_by_autograd_grad(p, values, y):
+    values = torch.tensor(values.tolist(), dtype=values.dtype, requires_grad=True)
+    return torch.autograd.grad(objective(p, values, y), values)[0]
+
+
+def gradients_under_enable_grad(p, values, y):  # autograd switched on by hand, as if the checker had switched it off
+    with torch.enable_grad():
+        return gradients_by_backward(p, values, y)
+
+
+@pytest.mark.parametrize(
+    "shortcut",
+    [
+        gradients_by_backward,
+        gradients_by_backward_on_a_parameter,
+        gradients_by_autograd_grad,
+        gradients_under_enable_grad,
+        lambda p, v, y: torch.func.grad(lambda v: objective(p, v, y))(v),
+        lambda p, v, y: torch.func.jacrev(lambda v: objective(p, v, y))(v),
+        lambda p, v, y: torch.func.jacfwd(lambda v: objective(p, v, y))(v),
+        lambda p, v, y: torch.autograd.functional.jacobian(lambda v: objective(p, v, y), v),
+    ],
+    ids=["backward", "parameter", "autograd.grad", "enable_grad", "func.grad", "jacrev", "jacfwd", "jacobian"],
+)
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")  # torch.func.jacfwd's own
+def test_check_value_gradients_fails_an_answer_that_calls_autograd(shortcut):
+    with pytest.raises(AssertionError, match="uses autograd .*: the exercise asks for the gradient derived by hand"):
+        exercises.check_value_gradients(shortcut)
+
+
+def test_check_value_gradients_leaves_autograd_working_after_an_answer_that_called_it():
+    with pytest.raises(AssertionError):
+        exercises.check_value_gradients(gradients_by_backward)
+    x = torch.ones(2, requires_grad=True)
+    (3 * x).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # 05: a decreasing schedule
 
@@ -752,3 +806,36 @@ def test_check_learning_rate_fails_each_mistake(wrong, message):
 def test_check_learning_rate_prints_digits_that_show_a_small_difference():
     with pytest.raises(AssertionError, match=r"= 0\.000200003, expected 0\.0002 "):
         exercises.check_learning_rate(lambda *args: warmup_cosine(*args) * (1 + 1.5e-5))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Marking: a checker as a graded test (the nbgrader version, scripts/build_marked_exercises.py)
+
+
+def test_grade_prints_the_checkers_verdict_on_a_correct_answer(capsys):
+    exercises.grade(exercises.check_learning_rate, warmup_cosine)
+    assert capsys.readouterr().out.startswith("Correct: ")
+
+
+def test_grade_fails_an_answer_not_attempted_yet():
+    with pytest.raises(AssertionError, match="Not attempted: not_attempted still raises NotImplementedError"):
+        exercises.grade(exercises.check_dropkey, not_attempted)
+
+
+def test_grade_fails_a_wrong_answer_with_the_checkers_diagnosis():
+    with pytest.raises(AssertionError, match="linear decay"):
+        exercises.grade(
+            exercises.check_learning_rate,
+            lambda s, t, w, b: warmup_cosine(s, t, w, b) if s < w else b * (1 - (s - w) / (t - w)),
+        )
+
+
+def test_grade_passes_other_cases_to_the_checker():
+    seen = set()
+
+    def recording(step, total_steps, warmup_steps, base_lr):
+        seen.add((total_steps, warmup_steps, base_lr))
+        return warmup_cosine(step, total_steps, warmup_steps, base_lr)
+
+    exercises.grade(exercises.check_learning_rate, recording, cases=[(9, 2, 0.25)])
+    assert seen == {(9, 2, 0.25)}

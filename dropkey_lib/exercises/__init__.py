@@ -16,12 +16,15 @@ default dtype passes; when a failing answer looks like float32, the message says
 to show the difference.
 
 The checkers live by subject: `attention` (01, 02, 06), `derivations` (03, 04), `training` (05, 07, 08); the
-machinery they share is in `_grading`. The solutions are in `notebooks/solutions.ipynb`; `tests/test_exercises.py`
-runs every checker on its solution and on the wrong answers each checker must catch.
+machinery they share is in `_grading`. `grade(check, answer)` (module `marking`) runs a checker as a graded test: the
+marked version of the exercises (nbgrader, docs/marking.md) calls it, also with other inputs than the notebooks'
+(each checker's keyword arguments) for its hidden tests. The solutions are in `notebooks/solutions.ipynb`;
+`tests/test_exercises.py` runs every checker on its solution and on the wrong answers each checker must catch.
 """
 
 from .attention import check_attention_dropout, check_dropkey, check_seed_probability
 from .derivations import check_smoothing_coefficients, check_value_gradients
+from .marking import grade
 from .training import check_learning_rate, check_parameter_count, check_schedule
 
 __all__ = [
@@ -33,4 +36,5 @@ __all__ = [
     "check_seed_probability",
     "check_parameter_count",
     "check_learning_rate",
+    "grade",
 ]

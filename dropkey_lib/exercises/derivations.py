@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from torch import Tensor
+from torch.overrides import TorchFunctionMode
 
 from ..smoothing import smoothing_coefficients
 from ._grading import _call, _checker, _close, _fail, _name, _precision_note
@@ -17,19 +18,26 @@ from ._grading import _call, _checker, _close, _fail, _name, _precision_note
 
 
 @_checker
-def check_smoothing_coefficients(fn: Callable[[np.ndarray, float], Sequence[float]]) -> str:
+def check_smoothing_coefficients(
+    fn: Callable[[np.ndarray, float], Sequence[float]],
+    *,
+    sizes: Sequence[int] = (2, 3, 5, 8, 1),
+    ratios: Sequence[float] = (0.1, 0.5, 0.9),
+    seed: int = 3,
+) -> str:
     """Grade `fn(p, ratio) -> c`: the exact smoothing coefficients c_j = (1 - r) E[1 / (p_j + sum_{i != j} m_i p_i)]
     of one attention row p (n,), for n <= 8, as an array (n,).
 
     Compared with `smoothing.smoothing_coefficients(p, ratio)` to a relative RTOL (float32 sums of up to 128
-    patterns stay within it) on 45 rows (n from 1 to 8, ratios 0.1 to 0.9); there is no randomness. The answer may
+    patterns stay within it) on 45 rows (n from 1 to 8, ratios 0.1 to 0.9); there is no randomness. `sizes`
+    (each at most 8), `ratios` and `seed` choose other rows (the marked version's hidden tests). The answer may
     be any sequence of numbers: a list, a NumPy array or a tensor, in any floating dtype. The wrong answers it
     diagnoses are off by a relative 1e-2 or more in the first case, n = 2 at ratio 0.1.
     """
     name = _name(fn)
-    rng = np.random.default_rng(3)
-    for n in (2, 3, 5, 8, 1):
-        for drop_ratio in (0.1, 0.5, 0.9):
+    rng = np.random.default_rng(seed)
+    for n in sizes:
+        for drop_ratio in ratios:
             for concentration in (0.3, 1.0, 5.0):
                 p = rng.dirichlet(np.full(n, concentration))
                 p = np.maximum(p, 1e-3)
@@ -97,19 +105,75 @@ def _diagnose_coefficients(c: np.ndarray, exact: np.ndarray, p: np.ndarray, drop
 # 04: the gradient of the toy objective
 
 
+class _AutogradSpy(TorchFunctionMode):
+    """Records the autograd entry points that the code run inside it calls: `Tensor.backward`,
+    `torch.autograd.backward` and `torch.autograd.grad` (which `torch.func.grad`, `vjp`, `jacrev` and
+    `torch.autograd.functional` call too), `requires_grad_` or `requires_grad=True`, and forward-mode dual numbers
+    (`torch.func.jvp`, `jacfwd`). Every call goes through unchanged."""
+
+    FORBIDDEN = {
+        torch.Tensor.backward: "Tensor.backward",
+        torch.autograd.backward: "torch.autograd.backward",
+        torch.autograd.grad: "torch.autograd.grad",
+        torch.Tensor.requires_grad_: "requires_grad_",
+    }
+    if hasattr(torch, "_make_dual"):  # a private name: looked up, so that the library imports without it
+        FORBIDDEN[torch._make_dual] = "forward-mode dual numbers, torch.func.jvp or jacfwd"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        what = self.FORBIDDEN.get(func)
+        if what is None and kwargs.get("requires_grad"):
+            what = "requires_grad=True"
+        if what is not None and what not in self.used:
+            self.used.append(what)
+        return func(*args, **kwargs)
+
+
+def _call_without_autograd(fn: Callable, *args: object) -> object:
+    """Call the answer of the 04 exercise, failing when it uses autograd: the exercise asks for the gradient
+    derived by hand, and autograd is what the checker compares with."""
+    with _AutogradSpy() as spy:
+        try:
+            answer = _call(fn, *args)
+        except AssertionError:
+            if not spy.used:
+                raise
+    if spy.used:
+        _fail(
+            f"{_name(fn)} uses autograd ({', '.join(spy.used)}): the exercise asks for the gradient derived by hand.",
+            "Autograd computes the gradient for you, which is what this checker compares your answer with. Write "
+            "the formula of section 2 with tensor operations instead: df/dv_s = p_s (sum_j p_j v_j - y), one row "
+            "per value.",
+        )
+    return answer
+
+
 @_checker
-def check_value_gradients(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> str:
+def check_value_gradients(
+    fn: Callable[[Tensor, Tensor, Tensor], Tensor],
+    *,
+    shapes: Sequence[tuple[int, int]] = ((3, 2), (5, 4), (16, 8)),
+    seed: int = 4,
+) -> str:
     """Grade `fn(p, values, y) -> gradient`: the gradient of f = 1/2 ||sum_j p_j v_j - y||^2 with respect to every
-    value v_j, as an (n, d) tensor, for weights p (n,), values (n, d) and a target y (d,).
+    value v_j, as an (n, d) tensor, for weights p (n,), values (n, d) and a target y (d,), derived by hand.
 
     Compared with torch.autograd (float64) for (n, d) = (3, 2), (5, 4) and (16, 8), to a relative RTOL or an
     absolute ATOL times the largest gradient, which a float32 answer meets; there is no randomness beyond the
-    fixed inputs. The answer may be a tensor, a NumPy array or nested lists, in any floating dtype; changing the
-    inputs in place is harmless (it gets copies). The wrong answers it diagnoses are off by a factor (-1, 1 / p_s).
+    fixed inputs. `shapes` and `seed` choose other inputs (the marked version's hidden tests). The answer may be a
+    tensor, a NumPy array or nested lists, in any floating dtype; changing the inputs in place is harmless (it gets
+    copies). An answer that calls autograd itself (`backward`, `torch.autograd.grad`, `torch.func.grad`, ...;
+    see `_AutogradSpy`) fails, however right its numbers. The wrong answers it diagnoses are off by a factor
+    (-1, 1 / p_s).
     """
     name = _name(fn)
-    generator = torch.Generator().manual_seed(4)
-    for n, d in ((3, 2), (5, 4), (16, 8)):
+    generator = torch.Generator().manual_seed(seed)
+    for n, d in shapes:
         p = torch.randn(n, generator=generator, dtype=torch.float64).softmax(-1)
         values = torch.randn(n, d, generator=generator, dtype=torch.float64) * 0.1
         y = torch.zeros(d, dtype=torch.float64)
@@ -117,7 +181,7 @@ def check_value_gradients(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> str
         leaf = values.clone().requires_grad_()
         (0.5 * ((p @ leaf) - y).pow(2).sum()).backward()
         exact = leaf.grad
-        answer = _call(fn, p.clone(), values.clone(), y.clone())
+        answer = _call_without_autograd(fn, p.clone(), values.clone(), y.clone())
         if not isinstance(answer, Tensor):
             answer = torch.as_tensor(np.asarray(answer, dtype=np.float64))
         answer = answer.detach().cpu().to(torch.float64)

@@ -21,14 +21,20 @@ SCHEDULE_DEPTHS = (1, 2, 3, 4, 6, 12, 24)
 
 
 @_checker
-def check_schedule(fn: Callable[[float, int], Sequence[float]]) -> str:
+def check_schedule(
+    fn: Callable[[float, int], Sequence[float]],
+    *,
+    ratios: Sequence[float] = SCHEDULE_RATIOS,
+    depths: Sequence[int] = SCHEDULE_DEPTHS,
+) -> str:
     """Grade `fn(drop_ratio, depth) -> per-layer ratios`, first layer first: a schedule like the library's
     `linear_down`, of any shape, as a list, an array or a tensor of any floating dtype.
 
     Right means, for every mean ratio in SCHEDULE_RATIOS (all below 0.5) and depth in SCHEDULE_DEPTHS, depth 1
     first: `depth` numbers in [0, 1), whose mean is `drop_ratio`, that never increase from one layer to the next,
     and whose first layer drops more than its last when depth > 1 and drop_ratio > 0. A single layer therefore
-    gets `drop_ratio` itself. No randomness.
+    gets `drop_ratio` itself. No randomness. `ratios` (each below 0.5) and `depths` choose other cases (the marked
+    version's hidden tests).
 
     "Is", "never increases", "more" and "in [0, 1)" all allow a slack of RTOL * drop_ratio: a float32 schedule
     (torch.linspace, say) rounds every layer's ratio to about 1e-7 of the mean ratio. The wrong schedules are off by
@@ -37,9 +43,9 @@ def check_schedule(fn: Callable[[float, int], Sequence[float]]) -> str:
     """
     name = _name(fn)
     schedules = {}
-    for drop_ratio in SCHEDULE_RATIOS:
+    for drop_ratio in ratios:
         slack = RTOL * drop_ratio
-        for depth in SCHEDULE_DEPTHS:
+        for depth in depths:
             answer = _call(fn, drop_ratio, depth)
             try:
                 ratios = [float(r) for r in answer]
@@ -111,15 +117,15 @@ PARAMETER_CONFIGS = (
 
 
 @_checker
-def check_parameter_count(fn: Callable[[ViTConfig], int]) -> str:
+def check_parameter_count(fn: Callable[[ViTConfig], int], *, configs: Sequence[dict] = PARAMETER_CONFIGS) -> str:
     """Grade `fn(config) -> int`: the number of trainable parameters of `TinyViT(config)`, from the config alone.
 
     Compared exactly with `count_parameters(TinyViT(config))` for the configurations in PARAMETER_CONFIGS, each on
     top of PARAMETER_BASE, the patch-embedding ViT of notebook 07 (patch sizes 2 to 8, widths, depths, heads,
-    pooling, MLP ratio and classes all vary).
+    pooling, MLP ratio and classes all vary). `configs` chooses other changes (the marked version's hidden tests).
     """
     name = _name(fn)
-    for changes in PARAMETER_CONFIGS:
+    for changes in configs:
         overrides = {**PARAMETER_BASE, **changes}
         config = ViTConfig(**overrides)
         exact = count_parameters(TinyViT(config))
@@ -174,17 +180,20 @@ LR_CASES = ((100, 10, 1e-3), (504, 32, 2e-3), (20, 0, 1.0), (7, 3, 0.5))
 
 
 @_checker
-def check_learning_rate(fn: Callable[[int, int, int, float], float]) -> str:
+def check_learning_rate(
+    fn: Callable[[int, int, int, float], float], *, cases: Sequence[tuple[int, int, float]] = LR_CASES
+) -> str:
     """Grade `fn(step, total_steps, warmup_steps, base_lr) -> lr`: linear warm-up, then cosine decay to 0, as the
     library's `train.learning_rate`, as a number (a Python float, a NumPy or 0-d torch scalar of any dtype).
 
-    Compared at every step of each case in LR_CASES (one without warm-up) to a relative RTOL or an absolute
-    ATOL * base_lr: near the end of the decay 1 + cos(pi * progress) is a small difference of numbers near 1, which
-    float32 (torch.cos on a tensor) knows only to a few 1e-8. The wrong answers it diagnoses are off by a relative
+    Compared at every step of each (total_steps, warmup_steps, base_lr) in `cases`, LR_CASES unless given (one
+    without warm-up), to a relative RTOL or an absolute ATOL * base_lr: near the end of the decay
+    1 + cos(pi * progress) is a small difference of numbers near 1, which float32 (torch.cos on a tensor) knows
+    only to a few 1e-8. The wrong answers it diagnoses are off by a relative
     1e-2 or more at some step: a rate of 0 at the first step, a linear decay, the progress counted from step 0.
     """
     name = _name(fn)
-    for total, warmup, base in LR_CASES:
+    for total, warmup, base in cases:
         answers = []
         for step in range(total):
             answer = _call(fn, step, total, warmup, base)
