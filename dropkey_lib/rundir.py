@@ -153,8 +153,32 @@ def write_checkpoint(folder: Path, state: dict) -> None:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a checkpoint or model file on the CPU (weights only: no pickled code runs), its configs upgraded."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    """Load a checkpoint or model file on the CPU (weights only: no pickled code runs), its configs upgraded.
+
+    A file that PyTorch cannot read (truncated, corrupt, not a PyTorch file) or that is not one of ours (a bare
+    state_dict, a tensor) raises a ValueError naming the file and what to do.
+    """
+    path = Path(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as error:  # every parse failure: UnpicklingError, RuntimeError, EOFError, KeyError, OSError ...
+        # `from None`, and not PyTorch's message: for a corrupt file it suggests retrying with weights_only=False,
+        # which would run whatever code the file holds.
+        raise ValueError(
+            f"{path} cannot be read as a checkpoint or model file: it is truncated or corrupt "
+            f"(PyTorch: {type(error).__name__}). Delete it and make it again: a run's {CHECKPOINT_FILE} by resuming "
+            "the run (dropkey-train with its flags and --resume, or rerunning its grid), which then starts it again "
+            f"from its first epoch; a shipped model by restoring it (git checkout -- {path.as_posix()})."
+        ) from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), Mapping):
+        raise ValueError(
+            f"{path} is a PyTorch file but not a checkpoint or model file of dropkey_lib: it holds "
+            f"{_describe_foreign(checkpoint)}, not a dict with the 'model' weights and a config. Pass a run folder, "
+            f"its {CHECKPOINT_FILE} or a file written by rundir.write_model; a bare TinyViT state_dict loads with "
+            "TinyViT(its ViTConfig).load_state_dict(torch.load(path, weights_only=True))."
+        )
     if checkpoint.get("config") is not None:
         checkpoint["config"] = upgrade_config(checkpoint["config"])
     if checkpoint.get("model_config") is not None:
@@ -162,6 +186,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if checkpoint.get("history") is not None:
         checkpoint["history"] = [metrics.upgrade_record(record) for record in checkpoint["history"]]
     return checkpoint
+
+
+def _describe_foreign(content: Any) -> str:
+    """A few words on what a foreign PyTorch file holds, e.g. "a Tensor" or "a dict with keys 'weight', 'bias'"."""
+    if isinstance(content, dict):
+        keys = ", ".join(repr(key) for key in list(content)[:4]) + (", ..." if len(content) > 4 else "")
+        return f"a dict with keys {keys}" if content else "an empty dict"
+    return f"a {type(content).__name__}"
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -386,7 +386,8 @@ def format_record(record: dict, epochs: int) -> str:
 def _start_or_resume(
     run_dir: Path | None, resume: bool, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict:
-    """Prepare `run_dir` for a new run, or restore model, optimizer, RNG and position from its checkpoint."""
+    """Prepare `run_dir` for a new run, or restore model, optimizer, RNG and position from its checkpoint (a run
+    folder without one, stopped before its first epoch ended, is started again from the beginning)."""
     fresh = {"epoch": 0, "step_in_epoch": 0, "history": []}
     if run_dir is None:
         if resume:
@@ -401,7 +402,11 @@ def _start_or_resume(
         rundir.write_config(run_dir, config)
         return fresh
     if not rundir.has_checkpoint(run_dir):
-        raise FileNotFoundError(f"nothing to resume: {run_dir / rundir.CHECKPOINT_FILE} does not exist")
+        if not (run_dir / rundir.CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"nothing to resume: {run_dir} holds no run (no {rundir.CONFIG_FILE})")
+        # The run stopped before its first checkpoint (or the checkpoint was deleted): start it again.
+        rundir.check_same_config(rundir.read_config(run_dir).to_dict(), config.to_dict(), run_dir)
+        return fresh
     checkpoint = rundir.read_checkpoint(run_dir / rundir.CHECKPOINT_FILE)
     rundir.check_same_config(checkpoint["config"], config.to_dict(), run_dir)
     model.load_state_dict(checkpoint["model"])

@@ -1,0 +1,89 @@
+"""Faults survived, with clear errors: unreadable and foreign checkpoint files, runs killed with SIGKILL, two runs
+started into one folder, and a grid whose worker dies."""
+
+import os
+import re
+import traceback
+from pathlib import Path
+
+import pytest
+import torch
+from test_train import same_weights
+from tiny import tiny_config, tiny_data
+
+from dropkey_lib import rundir
+from dropkey_lib.config import ViTConfig
+from dropkey_lib.rundir import load_model
+from dropkey_lib.train import train
+from dropkey_lib.vit import TinyViT
+
+
+@pytest.fixture(scope="module")
+def checkpoint_bytes(tmp_path_factory) -> bytes:
+    """The checkpoint.pt of a finished one-epoch tiny run."""
+    folder = tmp_path_factory.mktemp("run")
+    train(tiny_config(epochs=1), data=tiny_data(), out_dir=folder, progress=False)
+    return (folder / "checkpoint.pt").read_bytes()
+
+
+def load_error(path: Path) -> str:
+    """The whole report of the error `load_model(path)` raises, as a user would see it (chained errors included)."""
+    with pytest.raises(ValueError) as caught:
+        load_model(path)
+    return "".join(traceback.format_exception(caught.value))
+
+
+# --- unreadable and foreign files -----------------------------------------------------------------------------
+
+
+def test_a_truncated_checkpoint_raises_an_error_naming_the_file_and_what_to_do(tmp_path, checkpoint_bytes):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(checkpoint_bytes[: len(checkpoint_bytes) // 2])
+    report = load_error(path)
+    assert f"{path} cannot be read" in report and "truncated or corrupt" in report
+    assert "Delete it and make it again" in report and "--resume" in report
+
+
+def test_a_file_of_random_bytes_raises_an_error_naming_the_file_and_what_to_do(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(os.urandom(4096))
+    report = load_error(path)
+    assert f"{path} cannot be read" in report and "git checkout -- " in report
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "empty"])
+def test_no_error_about_a_damaged_file_suggests_loading_it_with_weights_only_false(tmp_path, checkpoint_bytes, damage):
+    # PyTorch's own message for such a file says that weights_only=False "will likely succeed": that would run
+    # whatever code the file holds.
+    path = tmp_path / "checkpoint.pt"
+    content = {"truncated": checkpoint_bytes[:1000], "random bytes": os.urandom(4096), "empty": b""}[damage]
+    path.write_bytes(content)
+    assert "weights_only" not in load_error(path)
+
+
+@pytest.mark.parametrize(
+    "content, described",
+    [
+        (TinyViT(ViTConfig(dim=16, depth=1, num_heads=2)).state_dict(), "a dict with keys 'pos_embed'"),
+        (torch.ones(3), "a Tensor"),
+    ],
+    ids=["bare state_dict", "tensor"],
+)
+def test_a_foreign_torch_file_raises_an_error_saying_it_is_not_one_of_ours(tmp_path, content, described):
+    path = tmp_path / "foreign.pt"
+    torch.save(content, path)
+    report = load_error(path)
+    assert f"{path} is a PyTorch file but not a checkpoint or model file of dropkey_lib" in report
+    assert described in report and "load_state_dict" in report
+
+
+def test_resuming_a_run_stopped_before_its_first_checkpoint_starts_it_from_the_beginning(tmp_path):
+    rundir.write_config(tmp_path, tiny_config())  # all that a run killed in its first epoch leaves
+    resumed = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+    uninterrupted = train(tiny_config(), data=tiny_data(), progress=False)
+    assert same_weights(resumed.model, uninterrupted.model) and len(resumed.history) == 2
+
+
+def test_resuming_a_folder_without_a_run_raises_saying_there_is_nothing_to_resume(tmp_path):
+    with pytest.raises(FileNotFoundError, match=re.escape(f"nothing to resume: {tmp_path} holds no run")):
+        train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
