@@ -7,6 +7,7 @@ A run folder, as `train.train(..., out_dir=...)`, `dropkey-train --out` and the 
     checkpoint.pt     model, optimizer and RNG state, position in the run, and the config (to resume)
     metrics.json      final metrics of a grid run (`experiments.run_one`)
     model.pt          instead of checkpoint.pt in a shipped run (`ship_run`): the model config and weights only
+    run.lock          locked by the process that trains in the folder (`lock_run`), so that a second one refuses
 
 Shipped models (`results/checkpoints/*.pt`) are model files: the model config and the weights only, listed in the
 index `results/checkpoints.json`. `load_model` rebuilds a `TinyViT` from either kind of file alone.
@@ -26,15 +27,16 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 
 from . import metrics
 from .config import FLAT_FIELDS, TrainConfig, ViTConfig
-from .files import save_json, save_torch
+from .files import FileLocked, exclusive_lock, remove_interrupted_writes, save_json, save_torch
 from .vit import TinyViT
 
 CONFIG_FILE = "config.json"
@@ -42,6 +44,7 @@ HISTORY_FILE = "history.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
+LOCK_FILE = "run.lock"
 CHECKPOINT_INDEX = "checkpoints.json"
 
 # Names used before each concept got one name end to end, and the name used now.
@@ -104,6 +107,33 @@ def _read_json(file: Path) -> Any:
 
 # --------------------------------------------------------------------------------------------------------------
 # The files of one run
+
+
+class RunFolderInUse(RuntimeError):
+    """Another run is training in the run folder (`lock_run`)."""
+
+
+@contextmanager
+def lock_run(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold the run folder `folder` (created if missing) while the block runs: a second run started into it, by
+    another process or by this one, raises `RunFolderInUse` naming the folder instead of writing over the first.
+
+    A killed run leaves no stale lock (`files.exclusive_lock`), but it may leave the temporary file of an
+    interrupted atomic write: with the folder held, no one else can be writing it, so it is deleted here.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as held:
+        try:
+            held.enter_context(exclusive_lock(folder / LOCK_FILE))
+        except FileLocked as busy:
+            holder = f"process {busy.holder}" if busy.holder is not None else "another process"
+            raise RunFolderInUse(
+                f"{folder} is in use: another run ({holder}) is training in it. Wait for that run to end, or pass "
+                f"another --out folder. (Its lock, {LOCK_FILE}, is released when it ends, even if it is killed.)"
+            ) from None
+        remove_interrupted_writes(folder)
+        yield
 
 
 def write_config(folder: Path, config: TrainConfig) -> None:

@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -79,7 +80,8 @@ def train(
     data: a loaded `CIFAR10Data`, or a path / None for `load_cifar10` (quick mode falls back to the bundled
         sample when no data set is found).
     out_dir: where config, history and checkpoints go (None: keep everything in memory). An existing run there
-        is never overwritten: continue it with `resume=True` or choose another folder.
+        is never overwritten: continue it with `resume=True` or choose another folder. While a run trains, its
+        folder is locked: a second run into it raises `rundir.RunFolderInUse`.
     callback: called with each epoch's record as soon as the epoch ends (live plots in the notebooks).
     on_estimate: called once, after the first optimiser steps, with the estimated wall time of the whole run in
         seconds, measured on this machine (`DurationEstimator`); with `progress` it is also printed.
@@ -108,60 +110,62 @@ def train(
     model = (TinyViT(config.model) if model is None else model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     run_dir = Path(out_dir) if out_dir is not None else None
-    state = _start_or_resume(run_dir, resume, config, model, optimizer)
-    history: list[dict] = state["history"]
-    steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
-    schedule = _Schedule(config, steps_per_epoch)
-    estimator = DurationEstimator(
-        steps_left=schedule.total_steps - state["epoch"] * steps_per_epoch - state["step_in_epoch"],
-        batch_size=config.batch_size,
-        eval_images_per_epoch=len(test_images) + len(probe_images),
-        epochs_left=config.epochs - state["epoch"],
-    )
-    run = _RunState(config, model, optimizer, history, run_dir)
+    # One run at a time in a folder: a second one refuses (rundir.RunFolderInUse) instead of mixing their files.
+    with rundir.lock_run(run_dir) if run_dir is not None else nullcontext():
+        state = _start_or_resume(run_dir, resume, config, model, optimizer)
+        history: list[dict] = state["history"]
+        steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+        schedule = _Schedule(config, steps_per_epoch)
+        estimator = DurationEstimator(
+            steps_left=schedule.total_steps - state["epoch"] * steps_per_epoch - state["step_in_epoch"],
+            batch_size=config.batch_size,
+            eval_images_per_epoch=len(test_images) + len(probe_images),
+            epochs_left=config.epochs - state["epoch"],
+        )
+        run = _RunState(config, model, optimizer, history, run_dir)
 
-    with _StopRequest() as stop:
-        for epoch in range(state["epoch"], config.epochs):
-            resumed = epoch == state["epoch"] and state["step_in_epoch"]
-            first_step = state["step_in_epoch"] if resumed else 0
-            totals = state["totals"] if resumed else {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-            started = time.perf_counter()
-            lr = _train_epoch(
-                run,
-                train_images,
-                train_labels,
-                epoch,
-                first_step,
-                totals,
-                schedule,
-                stop,
-                started,
-                device,
-                _estimate_reporter(estimator, progress, on_estimate),
-                progress,
-            )
-            train_seconds = totals["seconds"] + time.perf_counter() - started
-            record = {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "running_train_loss": totals["loss"] / totals["seen"],
-                "running_train_accuracy": totals["correct"] / totals["seen"],
-                "probe_train_accuracy": evaluate(model, probe_images, probe_labels)[1],
-            }
-            record["probe_test_loss"], record["probe_test_accuracy"] = evaluate(model, test_images, test_labels)
-            record["seconds"] = totals["seconds"] + time.perf_counter() - started
-            record["images_per_second"] = totals["seen"] / train_seconds
-            record["elapsed_seconds"] = sum(r["seconds"] for r in history) + record["seconds"]
-            record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            history.append(record)
-            if run_dir is not None:
-                run.save(epoch + 1, 0, None)
-            if progress:
-                tqdm.write(format_record(record, config.epochs))
-            if callback is not None:
-                callback(record)
-            if stop.requested and epoch + 1 < config.epochs:
-                run.interrupt(epoch + 1, 0, None)
+        with _StopRequest() as stop:
+            for epoch in range(state["epoch"], config.epochs):
+                resumed = epoch == state["epoch"] and state["step_in_epoch"]
+                first_step = state["step_in_epoch"] if resumed else 0
+                totals = state["totals"] if resumed else {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+                started = time.perf_counter()
+                lr = _train_epoch(
+                    run,
+                    train_images,
+                    train_labels,
+                    epoch,
+                    first_step,
+                    totals,
+                    schedule,
+                    stop,
+                    started,
+                    device,
+                    _estimate_reporter(estimator, progress, on_estimate),
+                    progress,
+                )
+                train_seconds = totals["seconds"] + time.perf_counter() - started
+                record = {
+                    "epoch": epoch + 1,
+                    "lr": lr,
+                    "running_train_loss": totals["loss"] / totals["seen"],
+                    "running_train_accuracy": totals["correct"] / totals["seen"],
+                    "probe_train_accuracy": evaluate(model, probe_images, probe_labels)[1],
+                }
+                record["probe_test_loss"], record["probe_test_accuracy"] = evaluate(model, test_images, test_labels)
+                record["seconds"] = totals["seconds"] + time.perf_counter() - started
+                record["images_per_second"] = totals["seen"] / train_seconds
+                record["elapsed_seconds"] = sum(r["seconds"] for r in history) + record["seconds"]
+                record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                history.append(record)
+                if run_dir is not None:
+                    run.save(epoch + 1, 0, None)
+                if progress:
+                    tqdm.write(format_record(record, config.epochs))
+                if callback is not None:
+                    callback(record)
+                if stop.requested and epoch + 1 < config.epochs:
+                    run.interrupt(epoch + 1, 0, None)
     model.eval()
     return TrainResult(model=model, history=history, test_accuracy=history[-1]["probe_test_accuracy"])
 
@@ -500,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as error:
         print(f"\n{error}", file=sys.stderr)
         return 130
-    except (TrainingDiverged, FileExistsError, FileNotFoundError, ValueError) as error:
+    except (TrainingDiverged, rundir.RunFolderInUse, FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"dropkey-train: error: {error}", file=sys.stderr)
         return 1
     print(f"test accuracy: {result.test_accuracy:.1%}")

@@ -3,6 +3,9 @@ started into one folder, and a grid whose worker dies."""
 
 import os
 import re
+import signal
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from tiny import tiny_config, tiny_data
 
 from dropkey_lib import rundir
 from dropkey_lib.config import ViTConfig
-from dropkey_lib.rundir import load_model
+from dropkey_lib.rundir import RunFolderInUse, load_model
 from dropkey_lib.train import train
 from dropkey_lib.vit import TinyViT
 
@@ -87,3 +90,49 @@ def test_resuming_a_run_stopped_before_its_first_checkpoint_starts_it_from_the_b
 def test_resuming_a_folder_without_a_run_raises_saying_there_is_nothing_to_resume(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(f"nothing to resume: {tmp_path} holds no run")):
         train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+
+
+# --- two runs into one folder ---------------------------------------------------------------------------------
+
+
+def test_a_second_run_into_a_folder_in_use_refuses_with_an_error_naming_the_folder(tmp_path):
+    refusals = []
+
+    def start_a_second_run(record: dict) -> None:  # while the first run is between its epochs
+        with pytest.raises(RunFolderInUse) as refused:
+            train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+        refusals.append(str(refused.value))
+
+    first = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False, callback=start_a_second_run)
+    assert len(first.history) == 2 and len(refusals) == 2
+    assert refusals[0].startswith(f"{tmp_path} is in use: another run (process {os.getpid()}) is training in it")
+
+
+def hold_the_folder(folder: Path, then: str) -> subprocess.Popen:
+    """A process that locks `folder` as a run does, says "held", then runs the Python statement `then`."""
+    code = (
+        "import os, signal, sys\n"
+        "from dropkey_lib.rundir import lock_run\n"
+        f"with lock_run({str(folder)!r}):\n"
+        "    print('held', flush=True)\n"
+        f"    {then}\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "held\n"
+    return process
+
+
+def test_a_run_into_a_folder_another_process_trains_in_refuses_naming_that_process(tmp_path):
+    holder = hold_the_folder(tmp_path, "sys.stdin.read()")  # holds it until its stdin closes
+    try:
+        with pytest.raises(RunFolderInUse, match=f"another run \\(process {holder.pid}\\)"):
+            train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False)
+    finally:
+        holder.communicate(timeout=30)
+
+
+def test_a_folder_whose_run_was_killed_is_free_at_once(tmp_path):
+    killed = hold_the_folder(tmp_path, "os.kill(os.getpid(), signal.SIGKILL)")
+    assert killed.wait(timeout=30) == -signal.SIGKILL
+    assert (tmp_path / "run.lock").read_text().strip() == str(killed.pid)  # it never released its lock itself
+    assert len(train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False).history) == 2
