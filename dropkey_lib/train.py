@@ -7,7 +7,10 @@
 
 A run folder (see `rundir`) holds `config.json`, `history.json` (one record per epoch) and `checkpoint.pt`, each
 written atomically after every epoch. Ctrl-C finishes the current step, saves a checkpoint and exits; `--resume` then
-continues exactly where it stopped: with the same seed it ends with the same weights as an uninterrupted run.
+continues exactly where it stopped: with the same seed it ends with the same weights as an uninterrupted run. A run
+killed outright (SIGKILL, a crash), even in the middle of a write, resumes from its last epoch's checkpoint (or from
+its start, when killed in its first epoch) to the same weights and history too. While a run trains, its folder is
+locked: a second run into it refuses.
 
 Randomness, and why runs can be paired across configurations:
 - the weights are initialised from `torch.manual_seed(seed)`, so every mode starts from the same weights;
@@ -416,6 +419,9 @@ def _start_or_resume(
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     torch.set_rng_state(checkpoint["torch_rng"])
+    # The checkpoint is written first: a run killed before it wrote the history that goes with it left a
+    # history.json one epoch short.
+    rundir.write_history(run_dir, checkpoint["history"])
     return checkpoint
 
 

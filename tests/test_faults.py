@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 
 import pytest
+import sigkill
 import torch
 from test_train import same_weights
 from tiny import tiny_config, tiny_data
@@ -136,3 +137,54 @@ def test_a_folder_whose_run_was_killed_is_free_at_once(tmp_path):
     assert killed.wait(timeout=30) == -signal.SIGKILL
     assert (tmp_path / "run.lock").read_text().strip() == str(killed.pid)  # it never released its lock itself
     assert len(train(tiny_config(), data=tiny_data(), out_dir=tmp_path, progress=False).history) == 2
+
+
+# --- runs killed with SIGKILL ---------------------------------------------------------------------------------
+
+# The keys of a history record that measure time: the only ones a resumed run may change.
+TIMING = ("seconds", "images_per_second", "elapsed_seconds", "finished_at")
+
+# Where the child is killed (`sigkill.py`): the tiny run has 2 epochs of 4 batches and writes checkpoint.pt, then
+# history.json, after each epoch.
+KILLS = {
+    "in epoch 1, before any checkpoint": ["batch", "2"],
+    "in epoch 2": ["batch", "6"],
+    "writing the first checkpoint": ["write", "checkpoint.pt", "1"],
+    "writing the last checkpoint": ["write", "checkpoint.pt", "2"],
+    "between the last checkpoint and its history": ["write", "history.json", "2"],
+}
+
+
+def without_timing(history: list[dict]) -> list[dict]:
+    return [{key: value for key, value in record.items() if key not in TIMING} for record in history]
+
+
+def killed_run(folder: Path, kill: list[str]) -> None:
+    """Train the tiny run into `folder` in a child process that SIGKILLs itself at `kill` (see `KILLS`)."""
+    command = [sys.executable, "-m", "sigkill", str(folder), str(torch.get_num_threads()), *kill]
+    child = subprocess.run(command, env=sigkill.child_env(), capture_output=True, text=True, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    return train(tiny_config(), data=tiny_data(), progress=False)
+
+
+@pytest.mark.parametrize("kill", KILLS.values(), ids=KILLS)
+def test_a_run_killed_with_sigkill_resumes_to_the_weights_and_history_of_an_uninterrupted_run(
+    tmp_path, uninterrupted, kill
+):
+    killed_run(tmp_path, kill)
+    resumed = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+    for (name, weights), expected in zip(resumed.model.state_dict().items(), uninterrupted.model.state_dict().values()):
+        assert torch.equal(weights, expected), name
+    assert without_timing(resumed.history) == without_timing(uninterrupted.history)
+    assert without_timing(rundir.read_history(tmp_path)) == without_timing(uninterrupted.history)
+
+
+def test_the_half_written_file_of_a_run_killed_in_mid_write_is_deleted_when_it_resumes(tmp_path):
+    killed_run(tmp_path, KILLS["writing the last checkpoint"])
+    assert [path.name.startswith(".checkpoint.pt.") for path in tmp_path.glob("*.tmp")] == [True]
+    train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+    assert not list(tmp_path.glob("*.tmp"))
