@@ -86,8 +86,10 @@ def train(
         is never overwritten: continue it with `resume=True` or choose another folder. While a run trains, its
         folder is locked: a second run into it raises `rundir.RunFolderInUse`.
     callback: called with each epoch's record as soon as the epoch ends (live plots in the notebooks).
-    on_estimate: called once, after the first optimiser steps, with the estimated wall time of the whole run in
-        seconds, measured on this machine (`DurationEstimator`); with `progress` it is also printed.
+    on_estimate: called with the estimated wall time of the whole run in seconds, measured on this machine
+        (`DurationEstimator`): after the first optimiser steps, and again, refreshed, after the first epoch (once
+        only, from the first epoch, when that ends before the first steps are measured); with `progress` each is
+        also printed.
     device: where to train, e.g. "cuda" (default: the CPU). Runs are exactly resumable on the CPU; on a GPU the drop
         masks come from the GPU's random number generator, whose state the checkpoint does not hold.
     model: train this module instead of a `TinyViT` built from `config.model` (e.g. a timm model made DropKey by
@@ -126,6 +128,7 @@ def train(
             epochs_left=config.epochs - state["epoch"],
         )
         run = _RunState(config, model, optimizer, history, run_dir)
+        report = _EstimateReport(estimator, progress, on_estimate)
 
         with _StopRequest() as stop:
             for epoch in range(state["epoch"], config.epochs):
@@ -144,7 +147,7 @@ def train(
                     stop,
                     started,
                     device,
-                    _estimate_reporter(estimator, progress, on_estimate),
+                    report.after_step,
                     progress,
                 )
                 train_seconds = totals["seconds"] + time.perf_counter() - started
@@ -165,6 +168,7 @@ def train(
                     run.save(epoch + 1, 0, None)
                 if progress:
                     tqdm.write(format_record(record, config.epochs))
+                report.after_epoch(record)
                 if callback is not None:
                     callback(record)
                 if stop.requested and epoch + 1 < config.epochs:
@@ -229,24 +233,42 @@ class _RunState:
         raise TrainingInterrupted(f"training interrupted; checkpoint saved in {self.run_dir}. Continue with --resume.")
 
 
-def _estimate_reporter(
-    estimator: "DurationEstimator", progress: bool, on_estimate: Callable[[float], None] | None
-) -> Callable[[], None]:
-    """A function to call after each optimiser step: it reports the run's estimated duration once it is known."""
+class _EstimateReport:
+    """Reports the run's estimated duration (`DurationEstimator`) to `on_estimate` and, with `progress`, on screen:
+    once the first steps are measured, and again, refreshed, after the first epoch."""
 
-    def step() -> None:
-        estimate = estimator.step()
+    def __init__(
+        self, estimator: "DurationEstimator", progress: bool, on_estimate: Callable[[float], None] | None
+    ) -> None:
+        self.estimator = estimator
+        self.progress = progress
+        self.on_estimate = on_estimate
+
+    def after_step(self) -> None:
+        estimate = self.estimator.step()
+        if estimate is not None:
+            self._report(
+                estimate,
+                f"estimated duration of this run: about {format_duration(estimate)} on this machine "
+                f"(measured from its first {self.estimator.measured_steps} steps)",
+            )
+
+    def after_epoch(self, record: dict) -> None:
+        estimate = self.estimator.epoch_end(record["seconds"])
         if estimate is None:
             return
-        if progress:
-            tqdm.write(
-                f"estimated duration of this run: about {format_duration(estimate)} on this machine "
-                f"(measured from its first {estimator.measured_steps} steps)"
-            )
-        if on_estimate is not None:
-            on_estimate(estimate)
+        earlier = self.estimator.first_estimate
+        self._report(
+            estimate,
+            f"estimated duration of this run after epoch {record['epoch']}: about {format_duration(estimate)} on "
+            "this machine" + (f" (was {format_duration(earlier)})" if earlier is not None else ""),
+        )
 
-    return step
+    def _report(self, estimate: float, message: str) -> None:
+        if self.progress:
+            tqdm.write(message)
+        if self.on_estimate is not None:
+            self.on_estimate(estimate)
 
 
 def _train_epoch(
@@ -314,17 +336,30 @@ def _train_epoch(
 
 
 class DurationEstimator:
-    """Estimate the wall time of a run from its first optimiser steps, on the machine it runs on.
+    """Estimate the wall time of a run on the machine it runs on: from its first optimiser steps, then again from
+    its first epoch.
 
     `step()` is called after every optimiser step. The first `skip` steps are not timed (allocators and caches warm
     up); the next `measured_steps` are. Then `step()` returns, once, the estimated seconds from the start of the
     run to its end: the time so far, the remaining steps at the measured pace, and the per-epoch evaluations.
     Evaluation is not timed yet at that point; a forward pass in eval mode costs about half a training step per
     image, so each epoch's evaluation of `eval_images_per_epoch` images is counted as that many half-images.
+
+    A few steps can mislead: another process starting at the same time once made them announce 1 h 11 min for a
+    run of 25. So `epoch_end(seconds)`, called after each epoch with its wall time, returns once, after the first
+    epoch that ends, a refreshed estimate: the time so far plus the remaining epochs at that epoch's pace, its
+    evaluation measured too. After it `step()` returns nothing more; `first_estimate` keeps what `step()` said.
+    `clock` gives the time in seconds (a fake one in tests).
     """
 
     def __init__(
-        self, steps_left: int, batch_size: int, eval_images_per_epoch: int, epochs_left: int, skip: int = 2
+        self,
+        steps_left: int,
+        batch_size: int,
+        eval_images_per_epoch: int,
+        epochs_left: int,
+        skip: int = 2,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.steps_left = steps_left
         self.batch_size = batch_size
@@ -332,21 +367,33 @@ class DurationEstimator:
         self.epochs_left = epochs_left
         self.skip = skip
         self.measured_steps = min(20, max(3, steps_left // 5))
-        self.started = time.perf_counter()
+        self.clock = clock
+        self.started = clock()
+        self.first_estimate: float | None = None
         self._steps = 0
+        self._epochs = 0
         self._timer: float | None = None
 
     def step(self) -> float | None:
         """Count one optimiser step; return the estimated total seconds once, when the measurement is complete."""
         self._steps += 1
         if self._steps == self.skip:
-            self._timer = time.perf_counter()
-        if self._timer is None or self._steps != self.skip + self.measured_steps:
+            self._timer = self.clock()
+        if self._timer is None or self._steps != self.skip + self.measured_steps or self._epochs:
             return None
-        now = time.perf_counter()
+        now = self.clock()
         per_step = (now - self._timer) / self.measured_steps
         evaluation = self.epochs_left * self.eval_images_per_epoch * 0.5 * per_step / self.batch_size
-        return now - self.started + (self.steps_left - self._steps) * per_step + evaluation
+        self.first_estimate = now - self.started + (self.steps_left - self._steps) * per_step + evaluation
+        return self.first_estimate
+
+    def epoch_end(self, seconds: float) -> float | None:
+        """Count one finished epoch that took `seconds` (its evaluation included; all of it, for an epoch resumed
+        in its middle); return the refreshed estimate of the total seconds after the first one, if epochs remain."""
+        self._epochs += 1
+        if self._epochs != 1 or self._epochs >= self.epochs_left:
+            return None
+        return self.clock() - self.started + (self.epochs_left - self._epochs) * seconds
 
 
 def learning_rate(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
