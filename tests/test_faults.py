@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import traceback
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,10 @@ import torch
 from test_train import same_weights
 from tiny import tiny_config, tiny_data
 
-from dropkey_lib import rundir
+from dropkey_lib import experiments, rundir
 from dropkey_lib.config import ViTConfig
+from dropkey_lib.data import SAMPLE_PATH
+from dropkey_lib.experiments import run_grid
 from dropkey_lib.rundir import RunFolderInUse, load_model
 from dropkey_lib.train import train
 from dropkey_lib.vit import TinyViT
@@ -81,18 +85,6 @@ def test_a_foreign_torch_file_raises_an_error_saying_it_is_not_one_of_ours(tmp_p
     assert described in report and "load_state_dict" in report
 
 
-def test_resuming_a_run_stopped_before_its_first_checkpoint_starts_it_from_the_beginning(tmp_path):
-    rundir.write_config(tmp_path, tiny_config())  # all that a run killed in its first epoch leaves
-    resumed = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
-    uninterrupted = train(tiny_config(), data=tiny_data(), progress=False)
-    assert same_weights(resumed.model, uninterrupted.model) and len(resumed.history) == 2
-
-
-def test_resuming_a_folder_without_a_run_raises_saying_there_is_nothing_to_resume(tmp_path):
-    with pytest.raises(FileNotFoundError, match=re.escape(f"nothing to resume: {tmp_path} holds no run")):
-        train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
-
-
 # --- two runs into one folder ---------------------------------------------------------------------------------
 
 
@@ -118,7 +110,9 @@ def hold_the_folder(folder: Path, then: str) -> subprocess.Popen:
         "    print('held', flush=True)\n"
         f"    {then}\n"
     )
-    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], env=sigkill.child_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline() == "held\n"
     return process
 
@@ -188,3 +182,66 @@ def test_the_half_written_file_of_a_run_killed_in_mid_write_is_deleted_when_it_r
     assert [path.name.startswith(".checkpoint.pt.") for path in tmp_path.glob("*.tmp")] == [True]
     train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_resuming_a_run_stopped_before_its_first_checkpoint_starts_it_from_the_beginning(tmp_path, uninterrupted):
+    rundir.write_config(tmp_path, tiny_config())  # all that a run killed in its first epoch leaves
+    resumed = train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+    assert same_weights(resumed.model, uninterrupted.model) and len(resumed.history) == 2
+
+
+def test_resuming_a_folder_without_a_run_raises_saying_there_is_nothing_to_resume(tmp_path):
+    with pytest.raises(FileNotFoundError, match=re.escape(f"nothing to resume: {tmp_path} holds no run")):
+        train(tiny_config(), data=tiny_data(), out_dir=tmp_path, resume=True, progress=False)
+
+
+# --- a grid whose worker dies ---------------------------------------------------------------------------------
+
+
+def attempts(grid_dir: Path) -> list[str]:
+    """The log of `sigkill.run_one_killing_its_worker_once`: "start <run folder>" and "done <run folder>" lines."""
+    return (grid_dir / "attempts.log").read_text().splitlines()
+
+
+def test_a_grid_whose_worker_is_killed_finishes_with_every_run_done_exactly_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(experiments, "run_one", sigkill.run_one_killing_its_worker_once)  # the victim: dropkey-0.2
+    results = run_grid("smoke", tmp_path, seeds=1, workers=2, data=str(SAMPLE_PATH))  # small data: a faster grid
+    assert sorted((final["run"], final["seed"]) for final in results) == [("dropkey-0.2", 0), ("none", 0)]
+    log = attempts(tmp_path / "smoke")
+    assert log.count("start dropkey-0.2/seed0") == 2  # killed in its second batch, then started again
+    assert sorted(line for line in log if line.startswith("done")) == ["done dropkey-0.2/seed0", "done none/seed0"]
+    assert len(rundir.read_history(tmp_path / "smoke" / "dropkey-0.2" / "seed0")) == 1
+    assert "a worker died: " in capsys.readouterr().out
+
+
+class PoolWhoseWorkersAllDie:
+    """Stands for `ProcessPoolExecutor` where every run kills its worker (say, each needs more memory than there
+    is): every future fails as Python's pool fails it then."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def __enter__(self) -> "PoolWhoseWorkersAllDie":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def submit(self, *args) -> Future:
+        future = Future()
+        future.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+        return future
+
+
+def test_a_grid_whose_runs_keep_killing_their_workers_stops_naming_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "ProcessPoolExecutor", PoolWhoseWorkersAllDie)
+    with pytest.raises(RuntimeError, match="lost a worker 4 times; unfinished: none seed 0, dropkey-0.2 seed 0"):
+        run_grid("smoke", tmp_path, seeds=1, workers=2)
+
+
+def test_a_grid_leaves_a_run_that_another_process_trains_to_it(tmp_path, capsys):
+    folder = tmp_path / "smoke" / "none" / "seed0"
+    with rundir.lock_run(folder):  # as a worker of the same grid, started twice, would
+        results = run_grid("smoke", tmp_path, seeds=1, data=str(SAMPLE_PATH))
+    assert [final["run"] for final in results] == ["dropkey-0.2"] and not rundir.has_checkpoint(folder)
+    assert f"skipped none seed 0: {folder} is in use" in capsys.readouterr().out
