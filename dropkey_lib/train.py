@@ -345,10 +345,10 @@ class DurationEstimator:
     Evaluation is not timed yet at that point; a forward pass in eval mode costs about half a training step per
     image, so each epoch's evaluation of `eval_images_per_epoch` images is counted as that many half-images.
 
-    A few steps can mislead: another process starting at the same time once made them announce 1 h 11 min for a
-    run of 25. So `epoch_end(seconds)`, called after each epoch with its wall time, returns once, after the first
-    epoch that ends, a refreshed estimate: the time so far plus the remaining epochs at that epoch's pace, its
-    evaluation measured too. After it `step()` returns nothing more; `first_estimate` keeps what `step()` said.
+    A few steps can mislead: with another process starting at the same time, they once announced 1 h 11 min for a
+    run that took 25 min. So `epoch_end(seconds)`, called after each epoch with its wall time, returns once, after
+    the first epoch that ends, a refreshed estimate: the time so far plus the remaining epochs at that epoch's pace,
+    its evaluation measured too. After it `step()` returns nothing more; `first_estimate` keeps what `step()` said.
     `clock` gives the time in seconds (a fake one in tests).
     """
 
