@@ -9,7 +9,9 @@
 Every run writes config, history, metrics and its checkpoint to `results/<grid>/<run>/seed<s>/`; git keeps all but
 the checkpoints (`--export` ships a few chosen models in `results/checkpoints/`, listed in `results/checkpoints.json`).
 Rerunning a grid skips finished runs (those with `metrics.json`) and resumes an unfinished one from its
-checkpoint.
+checkpoint. A run that another process is training (a grid started twice) is skipped, not trained twice. A local
+worker that dies (killed, say, by the out-of-memory killer) costs only the runs it and its pool had not finished:
+they go to a fresh pool and resume from their checkpoints.
 
 Runs are independent, so a grid runs on the local process pool (`--workers`, the default) or on an existing Dask
 distributed cluster (`--scheduler ADDRESS`, the optional `grid` extra). On a cluster every worker must see the same
@@ -42,6 +44,7 @@ import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -189,14 +192,22 @@ def grid_runs(grid: str, seeds: int | None = None) -> list[GridRun]:
     ]
 
 
-def run_one(run: GridRun, grid_dir: Path, data: str | None = None, threads: int | None = None) -> dict:
-    """Train one run (resuming it if it has a checkpoint), then write and return its metrics."""
+def run_one(run: GridRun, grid_dir: Path, data: str | None = None, threads: int | None = None) -> dict | None:
+    """Train one run (resuming it if it has a checkpoint), then write and return its metrics.
+
+    A run that another process is training now (its folder is locked: `rundir.lock_run`) is left to it: a
+    message says so and the result is None.
+    """
     if threads:
         torch.set_num_threads(threads)
     out = grid_dir / run.folder
     started = time.perf_counter()
     dataset = load_cifar10(data, sample_fallback=quick_mode())
-    result = train(run.config, data=dataset, out_dir=out, resume=rundir.has_checkpoint(out), progress=False)
+    try:
+        result = train(run.config, data=dataset, out_dir=out, resume=rundir.has_checkpoint(out), progress=False)
+    except rundir.RunFolderInUse as busy:
+        tqdm.write(f"skipped {run.name} seed {run.config.seed}: {busy}")
+        return None
     train_images, train_labels = subset(
         dataset.train_images, dataset.train_labels, run.config.train_size, run.config.seed
     )
@@ -241,14 +252,48 @@ def run_grid(
     if scheduler is not None:
         _run_on_dask(pending, grid_dir, data, scheduler, desc=grid)
     elif workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_one, run, grid_dir, data, 1) for run in pending]
-            for future in tqdm(as_completed(futures), total=len(futures), desc=grid, unit="run"):
-                print_run_result(future.result())
+        _run_on_pool(pending, grid_dir, data, workers, desc=grid)
     else:
         for run in tqdm(pending, desc=grid, unit="run"):
             print_run_result(run_one(run, grid_dir, data))
     return load_results(grid_dir)
+
+
+# How many times the local pool may lose a worker before the grid stops; after each loss the unfinished runs go to
+# a fresh pool. A run that kills every worker it gets (one that needs more memory than there is) stops the grid.
+POOL_RESTARTS = 3
+
+
+def _run_on_pool(pending: Sequence[GridRun], grid_dir: Path, data: str | None, workers: int, desc: str) -> None:
+    """Run `pending` on a local pool of `workers` processes (one torch thread each), printing each result.
+
+    A worker that dies breaks Python's pool: it stops the other workers and fails every run not finished with
+    BrokenProcessPool. Those runs go to a fresh pool, where each resumes from its last checkpoint; a finished run
+    (it has metrics.json) never runs again. After `POOL_RESTARTS` fresh pools a RuntimeError names the runs left.
+    """
+    left = list(pending)
+    with tqdm(total=len(pending), desc=desc, unit="run") as bar:
+        for restart in range(POOL_RESTARTS + 1):
+            if restart:
+                tqdm.write(f"a worker died: {len(left)} unfinished run(s) go to a fresh pool, each from its checkpoint")
+            broken = False
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                futures = [pool.submit(run_one, run, grid_dir, data, 1) for run in left]
+                for future in as_completed(futures):
+                    if isinstance(future.exception(), BrokenProcessPool):
+                        broken = True
+                    else:
+                        print_run_result(future.result())
+            # Leaving the `with` waits for the pool's processes to end: none of them still holds a run.
+            left = [run for run in left if not rundir.is_finished(grid_dir / run.folder)]
+            bar.update(len(pending) - len(left) - bar.n)
+            if not broken or not left:
+                return
+    names = ", ".join(f"{run.name} seed {run.config.seed}" for run in left)
+    raise RuntimeError(
+        f"the pool lost a worker {POOL_RESTARTS + 1} times; unfinished: {names}. A run may need more memory than a "
+        "worker has (try fewer --workers); rerun the same command to resume them from their checkpoints."
+    )
 
 
 # How often a run may fail with an error on a Dask worker before the grid stops (a lost worker is not an error:
@@ -274,8 +319,10 @@ def _run_on_dask(pending: Sequence[GridRun], grid_dir: Path, data: str | None, s
             print_run_result(future.result())
 
 
-def print_run_result(metrics: dict) -> None:
-    """One line per finished run in the grid's log."""
+def print_run_result(metrics: dict | None) -> None:
+    """One line per finished run in the grid's log (nothing for a run another process trains: `run_one`)."""
+    if metrics is None:
+        return
     tqdm.write(
         f"{metrics['run']} seed {metrics['seed']}: test {metrics['test_accuracy']:.1%}, "
         f"gap {metrics['gap']:+.1%}, {metrics['train_seconds']:.0f} s"

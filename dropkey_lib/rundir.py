@@ -7,6 +7,7 @@ A run folder, as `train.train(..., out_dir=...)`, `dropkey-train --out` and the 
     checkpoint.pt     model, optimizer and RNG state, position in the run, and the config (to resume)
     metrics.json      final metrics of a grid run (`experiments.run_one`)
     model.pt          instead of checkpoint.pt in a shipped run (`ship_run`): the model config and weights only
+    run.lock          locked by the process that trains in the folder (`lock_run`), so that a second one refuses
 
 Shipped models (`results/checkpoints/*.pt`) are model files: the model config and the weights only, listed in the
 index `results/checkpoints.json`. `load_model` rebuilds a `TinyViT` from either kind of file alone.
@@ -26,15 +27,16 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 
 from . import metrics
 from .config import FLAT_FIELDS, TrainConfig, ViTConfig
-from .files import save_json, save_torch
+from .files import FileLocked, exclusive_lock, remove_interrupted_writes, save_json, save_torch
 from .vit import TinyViT
 
 CONFIG_FILE = "config.json"
@@ -42,6 +44,7 @@ HISTORY_FILE = "history.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 MODEL_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
+LOCK_FILE = "run.lock"
 CHECKPOINT_INDEX = "checkpoints.json"
 
 # Names used before each concept got one name end to end, and the name used now.
@@ -106,6 +109,33 @@ def _read_json(file: Path) -> Any:
 # The files of one run
 
 
+class RunFolderInUse(RuntimeError):
+    """Another run is training in the run folder (`lock_run`)."""
+
+
+@contextmanager
+def lock_run(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold the run folder `folder` (created if missing) while the block runs: a second run started into it, by
+    another process or by this one, raises `RunFolderInUse` naming the folder instead of writing over the first.
+
+    A killed run leaves no stale lock (`files.exclusive_lock`), but it may leave the temporary file of an
+    interrupted atomic write: with the folder held, no one else can be writing it, so it is deleted here.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as held:
+        try:
+            held.enter_context(exclusive_lock(folder / LOCK_FILE))
+        except FileLocked as busy:
+            holder = f"process {busy.holder}" if busy.holder is not None else "another process"
+            raise RunFolderInUse(
+                f"{folder} is in use: another run ({holder}) is training in it. Wait for that run to end, or pass "
+                f"another --out folder. (Its lock, {LOCK_FILE}, is released when it ends, even if it is killed.)"
+            ) from None
+        remove_interrupted_writes(folder)
+        yield
+
+
 def write_config(folder: Path, config: TrainConfig) -> None:
     """Write `config` as the run's config.json (its nested dict)."""
     save_json(config.to_dict(), Path(folder) / CONFIG_FILE)
@@ -153,8 +183,32 @@ def write_checkpoint(folder: Path, state: dict) -> None:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """Load a checkpoint or model file on the CPU (weights only: no pickled code runs), its configs upgraded."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    """Load a checkpoint or model file on the CPU (weights only: no pickled code runs), its configs upgraded.
+
+    A file that PyTorch cannot read (truncated, corrupt, not a PyTorch file) or that is not one of ours (a bare
+    state_dict, a tensor) raises a ValueError naming the file and what to do.
+    """
+    path = Path(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as error:  # every parse failure: UnpicklingError, RuntimeError, EOFError, KeyError, OSError ...
+        # `from None`, and not PyTorch's message: for a corrupt file it suggests retrying with weights_only=False,
+        # which would run whatever code the file holds.
+        raise ValueError(
+            f"{path} cannot be read as a checkpoint or model file: it is truncated or corrupt "
+            f"(PyTorch: {type(error).__name__}). Delete it and make it again: a run's {CHECKPOINT_FILE} by resuming "
+            "the run (dropkey-train with its flags and --resume, or rerunning its grid), which then starts it again "
+            f"from its first epoch; a shipped model by restoring it (git checkout -- {path.as_posix()})."
+        ) from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), Mapping):
+        raise ValueError(
+            f"{path} is a PyTorch file but not a checkpoint or model file of dropkey_lib: it holds "
+            f"{_describe_foreign(checkpoint)}, not a dict with the 'model' weights and a config. Pass a run folder, "
+            f"its {CHECKPOINT_FILE} or a file written by rundir.write_model; a bare TinyViT state_dict loads with "
+            "TinyViT(its ViTConfig).load_state_dict(torch.load(path, weights_only=True))."
+        )
     if checkpoint.get("config") is not None:
         checkpoint["config"] = upgrade_config(checkpoint["config"])
     if checkpoint.get("model_config") is not None:
@@ -162,6 +216,14 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if checkpoint.get("history") is not None:
         checkpoint["history"] = [metrics.upgrade_record(record) for record in checkpoint["history"]]
     return checkpoint
+
+
+def _describe_foreign(content: Any) -> str:
+    """A few words on what a foreign PyTorch file holds, e.g. "a Tensor" or "a dict with keys 'weight', 'bias'"."""
+    if isinstance(content, dict):
+        keys = ", ".join(repr(key) for key in list(content)[:4]) + (", ..." if len(content) > 4 else "")
+        return f"a dict with keys {keys}" if content else "an empty dict"
+    return f"a {type(content).__name__}"
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -7,7 +7,10 @@
 
 A run folder (see `rundir`) holds `config.json`, `history.json` (one record per epoch) and `checkpoint.pt`, each
 written atomically after every epoch. Ctrl-C finishes the current step, saves a checkpoint and exits; `--resume` then
-continues exactly where it stopped: with the same seed it ends with the same weights as an uninterrupted run.
+continues exactly where it stopped: with the same seed it ends with the same weights as an uninterrupted run. A run
+killed outright (SIGKILL, a crash), even in the middle of a write, resumes from its last epoch's checkpoint (or from
+its start, when killed in its first epoch) to the same weights and history too. While a run trains, its folder is
+locked: a second run into it refuses.
 
 Randomness, and why runs can be paired across configurations:
 - the weights are initialised from `torch.manual_seed(seed)`, so every mode starts from the same weights;
@@ -26,6 +29,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -79,10 +83,13 @@ def train(
     data: a loaded `CIFAR10Data`, or a path / None for `load_cifar10` (quick mode falls back to the bundled
         sample when no data set is found).
     out_dir: where config, history and checkpoints go (None: keep everything in memory). An existing run there
-        is never overwritten: continue it with `resume=True` or choose another folder.
+        is never overwritten: continue it with `resume=True` or choose another folder. While a run trains, its
+        folder is locked: a second run into it raises `rundir.RunFolderInUse`.
     callback: called with each epoch's record as soon as the epoch ends (live plots in the notebooks).
-    on_estimate: called once, after the first optimiser steps, with the estimated wall time of the whole run in
-        seconds, measured on this machine (`DurationEstimator`); with `progress` it is also printed.
+    on_estimate: called with the estimated wall time of the whole run in seconds, measured on this machine
+        (`DurationEstimator`): after the first optimiser steps, and again, refreshed, after the first epoch (once
+        only, from the first epoch, when that ends before the first steps are measured); with `progress` each is
+        also printed.
     device: where to train, e.g. "cuda" (default: the CPU). Runs are exactly resumable on the CPU; on a GPU the drop
         masks come from the GPU's random number generator, whose state the checkpoint does not hold.
     model: train this module instead of a `TinyViT` built from `config.model` (e.g. a timm model made DropKey by
@@ -108,60 +115,64 @@ def train(
     model = (TinyViT(config.model) if model is None else model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     run_dir = Path(out_dir) if out_dir is not None else None
-    state = _start_or_resume(run_dir, resume, config, model, optimizer)
-    history: list[dict] = state["history"]
-    steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
-    schedule = _Schedule(config, steps_per_epoch)
-    estimator = DurationEstimator(
-        steps_left=schedule.total_steps - state["epoch"] * steps_per_epoch - state["step_in_epoch"],
-        batch_size=config.batch_size,
-        eval_images_per_epoch=len(test_images) + len(probe_images),
-        epochs_left=config.epochs - state["epoch"],
-    )
-    run = _RunState(config, model, optimizer, history, run_dir)
+    # One run at a time in a folder: a second one refuses (rundir.RunFolderInUse) instead of mixing their files.
+    with rundir.lock_run(run_dir) if run_dir is not None else nullcontext():
+        state = _start_or_resume(run_dir, resume, config, model, optimizer)
+        history: list[dict] = state["history"]
+        steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+        schedule = _Schedule(config, steps_per_epoch)
+        estimator = DurationEstimator(
+            steps_left=schedule.total_steps - state["epoch"] * steps_per_epoch - state["step_in_epoch"],
+            batch_size=config.batch_size,
+            eval_images_per_epoch=len(test_images) + len(probe_images),
+            epochs_left=config.epochs - state["epoch"],
+        )
+        run = _RunState(config, model, optimizer, history, run_dir)
+        report = _EstimateReport(estimator, progress, on_estimate)
 
-    with _StopRequest() as stop:
-        for epoch in range(state["epoch"], config.epochs):
-            resumed = epoch == state["epoch"] and state["step_in_epoch"]
-            first_step = state["step_in_epoch"] if resumed else 0
-            totals = state["totals"] if resumed else {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-            started = time.perf_counter()
-            lr = _train_epoch(
-                run,
-                train_images,
-                train_labels,
-                epoch,
-                first_step,
-                totals,
-                schedule,
-                stop,
-                started,
-                device,
-                _estimate_reporter(estimator, progress, on_estimate),
-                progress,
-            )
-            train_seconds = totals["seconds"] + time.perf_counter() - started
-            record = {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "running_train_loss": totals["loss"] / totals["seen"],
-                "running_train_accuracy": totals["correct"] / totals["seen"],
-                "probe_train_accuracy": evaluate(model, probe_images, probe_labels)[1],
-            }
-            record["probe_test_loss"], record["probe_test_accuracy"] = evaluate(model, test_images, test_labels)
-            record["seconds"] = totals["seconds"] + time.perf_counter() - started
-            record["images_per_second"] = totals["seen"] / train_seconds
-            record["elapsed_seconds"] = sum(r["seconds"] for r in history) + record["seconds"]
-            record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            history.append(record)
-            if run_dir is not None:
-                run.save(epoch + 1, 0, None)
-            if progress:
-                tqdm.write(format_record(record, config.epochs))
-            if callback is not None:
-                callback(record)
-            if stop.requested and epoch + 1 < config.epochs:
-                run.interrupt(epoch + 1, 0, None)
+        with _StopRequest() as stop:
+            for epoch in range(state["epoch"], config.epochs):
+                resumed = epoch == state["epoch"] and state["step_in_epoch"]
+                first_step = state["step_in_epoch"] if resumed else 0
+                totals = state["totals"] if resumed else {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+                started = time.perf_counter()
+                lr = _train_epoch(
+                    run,
+                    train_images,
+                    train_labels,
+                    epoch,
+                    first_step,
+                    totals,
+                    schedule,
+                    stop,
+                    started,
+                    device,
+                    report.after_step,
+                    progress,
+                )
+                train_seconds = totals["seconds"] + time.perf_counter() - started
+                record = {
+                    "epoch": epoch + 1,
+                    "lr": lr,
+                    "running_train_loss": totals["loss"] / totals["seen"],
+                    "running_train_accuracy": totals["correct"] / totals["seen"],
+                    "probe_train_accuracy": evaluate(model, probe_images, probe_labels)[1],
+                }
+                record["probe_test_loss"], record["probe_test_accuracy"] = evaluate(model, test_images, test_labels)
+                record["seconds"] = totals["seconds"] + time.perf_counter() - started
+                record["images_per_second"] = totals["seen"] / train_seconds
+                record["elapsed_seconds"] = sum(r["seconds"] for r in history) + record["seconds"]
+                record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                history.append(record)
+                if run_dir is not None:
+                    run.save(epoch + 1, 0, None)
+                if progress:
+                    tqdm.write(format_record(record, config.epochs))
+                report.after_epoch(record)
+                if callback is not None:
+                    callback(record)
+                if stop.requested and epoch + 1 < config.epochs:
+                    run.interrupt(epoch + 1, 0, None)
     model.eval()
     return TrainResult(model=model, history=history, test_accuracy=history[-1]["probe_test_accuracy"])
 
@@ -222,24 +233,42 @@ class _RunState:
         raise TrainingInterrupted(f"training interrupted; checkpoint saved in {self.run_dir}. Continue with --resume.")
 
 
-def _estimate_reporter(
-    estimator: "DurationEstimator", progress: bool, on_estimate: Callable[[float], None] | None
-) -> Callable[[], None]:
-    """A function to call after each optimiser step: it reports the run's estimated duration once it is known."""
+class _EstimateReport:
+    """Reports the run's estimated duration (`DurationEstimator`) to `on_estimate` and, with `progress`, on screen:
+    once the first steps are measured, and again, refreshed, after the first epoch."""
 
-    def step() -> None:
-        estimate = estimator.step()
+    def __init__(
+        self, estimator: "DurationEstimator", progress: bool, on_estimate: Callable[[float], None] | None
+    ) -> None:
+        self.estimator = estimator
+        self.progress = progress
+        self.on_estimate = on_estimate
+
+    def after_step(self) -> None:
+        estimate = self.estimator.step()
+        if estimate is not None:
+            self._report(
+                estimate,
+                f"estimated duration of this run: about {format_duration(estimate)} on this machine "
+                f"(measured from its first {self.estimator.measured_steps} steps)",
+            )
+
+    def after_epoch(self, record: dict) -> None:
+        estimate = self.estimator.epoch_end(record["seconds"])
         if estimate is None:
             return
-        if progress:
-            tqdm.write(
-                f"estimated duration of this run: about {format_duration(estimate)} on this machine "
-                f"(measured from its first {estimator.measured_steps} steps)"
-            )
-        if on_estimate is not None:
-            on_estimate(estimate)
+        earlier = self.estimator.first_estimate
+        self._report(
+            estimate,
+            f"estimated duration of this run after epoch {record['epoch']}: about {format_duration(estimate)} on "
+            "this machine" + (f" (was {format_duration(earlier)})" if earlier is not None else ""),
+        )
 
-    return step
+    def _report(self, estimate: float, message: str) -> None:
+        if self.progress:
+            tqdm.write(message)
+        if self.on_estimate is not None:
+            self.on_estimate(estimate)
 
 
 def _train_epoch(
@@ -307,17 +336,30 @@ def _train_epoch(
 
 
 class DurationEstimator:
-    """Estimate the wall time of a run from its first optimiser steps, on the machine it runs on.
+    """Estimate the wall time of a run on the machine it runs on: from its first optimiser steps, then again from
+    its first epoch.
 
     `step()` is called after every optimiser step. The first `skip` steps are not timed (allocators and caches warm
     up); the next `measured_steps` are. Then `step()` returns, once, the estimated seconds from the start of the
     run to its end: the time so far, the remaining steps at the measured pace, and the per-epoch evaluations.
     Evaluation is not timed yet at that point; a forward pass in eval mode costs about half a training step per
     image, so each epoch's evaluation of `eval_images_per_epoch` images is counted as that many half-images.
+
+    A few steps can mislead: with another process starting at the same time, they once announced 1 h 11 min for a
+    run that took 25 min. So `epoch_end(seconds)`, called after each epoch with its wall time, returns once, after
+    the first epoch that ends, a refreshed estimate: the time so far plus the remaining epochs at that epoch's pace,
+    its evaluation measured too. After it `step()` returns nothing more; `first_estimate` keeps what `step()` said.
+    `clock` gives the time in seconds (a fake one in tests).
     """
 
     def __init__(
-        self, steps_left: int, batch_size: int, eval_images_per_epoch: int, epochs_left: int, skip: int = 2
+        self,
+        steps_left: int,
+        batch_size: int,
+        eval_images_per_epoch: int,
+        epochs_left: int,
+        skip: int = 2,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.steps_left = steps_left
         self.batch_size = batch_size
@@ -325,21 +367,33 @@ class DurationEstimator:
         self.epochs_left = epochs_left
         self.skip = skip
         self.measured_steps = min(20, max(3, steps_left // 5))
-        self.started = time.perf_counter()
+        self.clock = clock
+        self.started = clock()
+        self.first_estimate: float | None = None
         self._steps = 0
+        self._epochs = 0
         self._timer: float | None = None
 
     def step(self) -> float | None:
         """Count one optimiser step; return the estimated total seconds once, when the measurement is complete."""
         self._steps += 1
         if self._steps == self.skip:
-            self._timer = time.perf_counter()
-        if self._timer is None or self._steps != self.skip + self.measured_steps:
+            self._timer = self.clock()
+        if self._timer is None or self._steps != self.skip + self.measured_steps or self._epochs:
             return None
-        now = time.perf_counter()
+        now = self.clock()
         per_step = (now - self._timer) / self.measured_steps
         evaluation = self.epochs_left * self.eval_images_per_epoch * 0.5 * per_step / self.batch_size
-        return now - self.started + (self.steps_left - self._steps) * per_step + evaluation
+        self.first_estimate = now - self.started + (self.steps_left - self._steps) * per_step + evaluation
+        return self.first_estimate
+
+    def epoch_end(self, seconds: float) -> float | None:
+        """Count one finished epoch that took `seconds` (its evaluation included; all of it, for an epoch resumed
+        in its middle); return the refreshed estimate of the total seconds after the first one, if epochs remain."""
+        self._epochs += 1
+        if self._epochs != 1 or self._epochs >= self.epochs_left:
+            return None
+        return self.clock() - self.started + (self.epochs_left - self._epochs) * seconds
 
 
 def learning_rate(step: int, total_steps: int, warmup_steps: int, base_lr: float) -> float:
@@ -386,7 +440,8 @@ def format_record(record: dict, epochs: int) -> str:
 def _start_or_resume(
     run_dir: Path | None, resume: bool, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> dict:
-    """Prepare `run_dir` for a new run, or restore model, optimizer, RNG and position from its checkpoint."""
+    """Prepare `run_dir` for a new run, or restore model, optimizer, RNG and position from its checkpoint (a run
+    folder without one, stopped before its first epoch ended, is started again from the beginning)."""
     fresh = {"epoch": 0, "step_in_epoch": 0, "history": []}
     if run_dir is None:
         if resume:
@@ -401,12 +456,19 @@ def _start_or_resume(
         rundir.write_config(run_dir, config)
         return fresh
     if not rundir.has_checkpoint(run_dir):
-        raise FileNotFoundError(f"nothing to resume: {run_dir / rundir.CHECKPOINT_FILE} does not exist")
+        if not (run_dir / rundir.CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"nothing to resume: {run_dir} holds no run (no {rundir.CONFIG_FILE})")
+        # The run stopped before its first checkpoint (or the checkpoint was deleted): start it again.
+        rundir.check_same_config(rundir.read_config(run_dir).to_dict(), config.to_dict(), run_dir)
+        return fresh
     checkpoint = rundir.read_checkpoint(run_dir / rundir.CHECKPOINT_FILE)
     rundir.check_same_config(checkpoint["config"], config.to_dict(), run_dir)
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     torch.set_rng_state(checkpoint["torch_rng"])
+    # The checkpoint is written first: a run killed before it wrote the history that goes with it left a
+    # history.json one epoch short.
+    rundir.write_history(run_dir, checkpoint["history"])
     return checkpoint
 
 
@@ -495,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as error:
         print(f"\n{error}", file=sys.stderr)
         return 130
-    except (TrainingDiverged, FileExistsError, FileNotFoundError, ValueError) as error:
+    except (TrainingDiverged, rundir.RunFolderInUse, FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"dropkey-train: error: {error}", file=sys.stderr)
         return 1
     print(f"test accuracy: {result.test_accuracy:.1%}")

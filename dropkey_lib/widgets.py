@@ -258,6 +258,16 @@ class TrainingDashboard:
         prefix = {"info": "", "error": "&#9888; ", "ok": "&#10003; "}[kind]
         self.message.value = f'<span style="color: {colour}">{prefix}{html.escape(text)}</span>'
 
+    def _say_estimate(self, name: str, config: "training.TrainConfig", seconds: float, earlier: list[float]) -> None:
+        """Show the estimated duration of a run; `train` refreshes it after the first epoch (then it says what the
+        first estimate was, from the first steps). `earlier` holds the estimates shown before; this one is added."""
+        refreshed = f" (refreshed after the first epoch; it was {format_duration(earlier[0])})" if earlier else ""
+        earlier.append(seconds)
+        self._say(
+            f"Training {name}: {describe(config)}. Estimated duration on this machine: about "
+            f"{format_duration(seconds)}{refreshed} ..."
+        )
+
     def _on_change(self, _change: Any = None) -> None:
         if self.busy:
             return
@@ -300,6 +310,7 @@ class TrainingDashboard:
         for control in controls:
             control.disabled = True
         self.train_button.description = "Training ..."
+        estimates: list[float] = []  # what on_estimate said so far
         self._say(f"Training {name}: {describe(config)} ...")
         self.live.reset(epochs=config.epochs, title=f"{name}: {describe(config)}")
         try:
@@ -309,10 +320,7 @@ class TrainingDashboard:
                 out_dir=out_dir,
                 progress=False,
                 callback=self.live,
-                on_estimate=lambda seconds: self._say(
-                    f"Training {name}: {describe(config)}. Estimated duration on this machine: about "
-                    f"{format_duration(seconds)} (measured from the first steps) ..."
-                ),
+                on_estimate=lambda seconds: self._say_estimate(name, config, seconds, estimates),
                 device=self.device,
             )
         except training.TrainingInterrupted as error:

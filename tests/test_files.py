@@ -1,4 +1,4 @@
-"""Atomic writes: a file is either the old one or the complete new one, never half-written."""
+"""Atomic writes: a file is either the old one or the complete new one, never half-written; and file locks."""
 
 import json
 import os
@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from dropkey_lib.files import atomic_path, save_json
+from dropkey_lib.files import FileLocked, atomic_path, exclusive_lock, remove_interrupted_writes, save_json
 
 
 def test_save_json_writes_readable_json(tmp_path):
@@ -34,3 +34,20 @@ def test_written_files_get_the_permissions_of_a_normal_write(tmp_path):
         os.umask(umask)
     mode = stat.S_IMODE((tmp_path / "x.json").stat().st_mode)
     assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o644
+
+
+def test_remove_interrupted_writes_deletes_only_the_temporary_files_of_atomic_writes(tmp_path):
+    save_json({}, tmp_path / "x.json")
+    (tmp_path / ".x.json.k2jd8s.tmp").write_text('{"trunc')  # what a write killed in its block leaves
+    remove_interrupted_writes(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_an_exclusive_lock_refuses_a_second_holder_naming_the_first_until_it_is_released(tmp_path):
+    with exclusive_lock(tmp_path / "x.lock"):
+        with pytest.raises(FileLocked) as refused:
+            with exclusive_lock(tmp_path / "x.lock"):
+                pass
+        assert refused.value.holder == os.getpid()
+    with exclusive_lock(tmp_path / "x.lock"):
+        pass

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import dropkey_lib.train as train_module
 from dropkey_lib.config import FLAT_FIELDS, TrainConfig, ViTConfig
 from dropkey_lib.rundir import load_model, upgrade_config
 from dropkey_lib.train import (
+    DurationEstimator,
     TrainingDiverged,
     TrainingInterrupted,
     build_parser,
@@ -169,15 +171,71 @@ def test_load_model_refuses_a_checkpoint_of_a_model_that_is_not_a_tiny_vit(tmp_p
         load_model(tmp_path)
 
 
-def test_the_duration_estimate_comes_once_from_the_first_steps():
+class FakeClock:
+    """A clock for `DurationEstimator` that moves only when told: `clock.now += seconds`."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def steps_taking(estimator: DurationEstimator, clock: FakeClock, steps: int, seconds: float) -> list[float | None]:
+    """Take `steps` optimiser steps of `seconds` each; what `estimator.step()` returned after each."""
+    said = []
+    for _ in range(steps):
+        clock.now += seconds
+        said.append(estimator.step())
+    return said
+
+
+def test_the_first_duration_estimate_comes_once_from_the_first_timed_steps():
+    clock = FakeClock()
+    estimator = DurationEstimator(steps_left=250, batch_size=10, eval_images_per_epoch=0, epochs_left=5, clock=clock)
+    said = steps_taking(estimator, clock, 50, 3.0)  # 2 warm-up steps, then 20 timed ones
+    assert said[21] == pytest.approx(22 * 3.0 + 228 * 3.0) and said[:21] + said[22:] == [None] * 49
+
+
+def test_the_duration_estimate_is_refreshed_from_the_first_epoch():
+    # The first steps ran beside another process starting at the same time (3 s a step); then alone (1 s a step).
+    clock = FakeClock()
+    estimator = DurationEstimator(steps_left=250, batch_size=10, eval_images_per_epoch=0, epochs_left=5, clock=clock)
+    steps_taking(estimator, clock, 22, 3.0)
+    steps_taking(estimator, clock, 28, 1.0)
+    clock.now += 6.0  # the epoch's evaluation
+    assert estimator.first_estimate == pytest.approx(750.0)
+    assert estimator.epoch_end(seconds=100.0) == pytest.approx(100.0 + 4 * 100.0)  # so far + 4 epochs at its pace
+
+
+def test_the_duration_estimate_is_refreshed_only_after_the_first_of_several_epochs():
+    clock = FakeClock()
+    estimator = DurationEstimator(steps_left=30, batch_size=10, eval_images_per_epoch=0, epochs_left=3, clock=clock)
+    assert [estimator.epoch_end(seconds=10.0) is None for _ in range(3)] == [False, True, True]
+    single = DurationEstimator(steps_left=10, batch_size=10, eval_images_per_epoch=0, epochs_left=1, clock=clock)
+    assert single.epoch_end(seconds=10.0) is None  # nothing left to estimate
+
+
+def test_an_epoch_too_short_for_the_first_estimate_replaces_it():
+    clock = FakeClock()
+    estimator = DurationEstimator(steps_left=8, batch_size=10, eval_images_per_epoch=0, epochs_left=2, clock=clock)
+    steps_taking(estimator, clock, 4, 1.0)  # the first estimate needs 5 steps
+    assert estimator.epoch_end(seconds=4.0) == pytest.approx(8.0)
+    assert steps_taking(estimator, clock, 4, 1.0) == [None] * 4 and estimator.first_estimate is None
+
+
+def test_on_estimate_hears_the_first_steps_then_the_first_epoch():
     estimates = []
-    train(tiny_config(), data=tiny_data(), progress=False, on_estimate=estimates.append)
-    assert len(estimates) == 1 and estimates[0] > 0
+    train(tiny_config(batch_size=10), data=tiny_data(), progress=False, on_estimate=estimates.append)
+    assert len(estimates) == 2 and all(seconds > 0 for seconds in estimates)  # 6 steps per epoch: 5 are timed
 
 
-def test_progress_prints_the_duration_estimate(capsys):
-    train(tiny_config(), data=tiny_data(), progress=True)
-    assert "estimated duration of this run: about" in capsys.readouterr().out
+def test_progress_prints_the_duration_estimate_then_the_refreshed_one_with_the_first(capsys):
+    train(tiny_config(batch_size=10), data=tiny_data(), progress=True)
+    out = capsys.readouterr().out
+    first = re.search(r"estimated duration of this run: about (.+?) on this machine \(measured from", out)
+    assert first is not None
+    assert "estimated duration of this run after epoch 1: about " in out and f"(was {first[1]})" in out
 
 
 def test_device_cpu_trains_like_the_default():

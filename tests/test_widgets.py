@@ -149,3 +149,18 @@ def test_runs_can_be_saved_to_folders(tmp_path):
     dashboard = TrainingDashboard(tiny_data(), base=tiny_config(epochs=1), out_dir=tmp_path)
     dashboard.train()
     assert (tmp_path / "run-1" / "history.json").is_file()
+
+
+def test_the_dashboard_shows_the_refreshed_duration_estimate_with_the_first_one(dashboard, monkeypatch):
+    shown = []
+
+    def estimating_train(config, *, on_estimate, **kwargs):
+        for seconds in (4260.0, 1500.0):  # the first steps, then the first epoch
+            on_estimate(seconds)
+            shown.append(dashboard.message.value)
+        raise KeyboardInterrupt  # enough: nothing else of the run matters here
+
+    monkeypatch.setattr(training, "train", estimating_train)
+    dashboard.train_button.click()
+    assert "about 1 h 11 min ..." in shown[0]
+    assert "about 25 min 00 s (refreshed after the first epoch; it was 1 h 11 min) ..." in shown[1]
