@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -173,7 +175,10 @@ def test_at_least_thirty_families_are_tested_and_every_registered_class_is_met()
             met.add(class_name(type(module)))
     assert len(FAMILY_MODELS) >= 30
     assert set(FAMILIES) <= met, f"registered but never tested: {sorted(set(FAMILIES) - met)}"
-    assert timm.__version__ == TESTED_TIMM or pytest.skip(f"timm {timm.__version__}, the registry read {TESTED_TIMM}")
+
+
+def test_the_readme_table_names_the_timm_version_tested():
+    assert f"timm {TESTED_TIMM}" in (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -313,3 +318,20 @@ def test_applying_again_sets_the_new_ratios_and_mode_and_dropout_drops_after_the
     assert {(layer.dropkey.mode, layer.dropkey.drop_ratio) for layer in layers} == {("dropout", 0.2)}
     assert not torch.allclose(model.train()(images), model.eval()(images))
     assert "dropkey: mode='dropout', drop_ratio=0.2" in repr(layers[0])
+
+
+def test_a_converted_model_pickles_whole_and_deep_copies():
+    model, images = build("swinv2")
+    apply_dropkey(model, 0.2, schedule="constant").eval()
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    for copied in (loaded, copy.deepcopy(model)):
+        layers = dropkey_layers(copied)
+        assert [type(layer).__name__ for _, layer in layers] == [
+            type(layer).__name__ for _, layer in dropkey_layers(model)
+        ]
+        assert all(layer.dropkey.drop_ratio == 0.2 for _, layer in layers)
+        torch.testing.assert_close(copied(images), model(images))
+        assert not torch.allclose(copied.train()(images), model(images))

@@ -155,6 +155,11 @@ class DropKeyAdapter:
         with LogitDrops(self):
             return super().forward(*args, **kwargs)
 
+    def __reduce_ex__(self, protocol):
+        # Pickled (torch.save(model), deepcopy) as its timm class, which pickle can find by name, plus the state;
+        # the DropKey subclass, made at run time, is made again on loading.
+        return (restore_adapter, (type(self).__bases__[1],), self.__getstate__())
+
     def extra_repr(self) -> str:
         timm_repr = super().extra_repr()
         ours = f"dropkey: mode={self.dropkey.mode!r}, drop_ratio={self.dropkey.drop_ratio:.4g}"
@@ -170,6 +175,12 @@ def adapter_class(timm_class: type[nn.Module]) -> type[nn.Module]:
         name = f"DropKey{timm_class.__name__}"
         _ADAPTER_CLASSES[timm_class] = type(name, (DropKeyAdapter, timm_class), {"__module__": __name__})
     return _ADAPTER_CLASSES[timm_class]
+
+
+def restore_adapter(timm_class: type[nn.Module]) -> nn.Module:
+    """An empty instance of the DropKey subclass of `timm_class`, for unpickling (its state is set next)."""
+    cls = adapter_class(timm_class)
+    return cls.__new__(cls)
 
 
 def adapt(module: nn.Module) -> nn.Module:
