@@ -177,8 +177,11 @@ def test_at_least_thirty_families_are_tested_and_every_registered_class_is_met()
     assert set(FAMILIES) <= met, f"registered but never tested: {sorted(set(FAMILIES) - met)}"
 
 
-def test_the_readme_table_names_the_timm_version_tested():
-    assert f"timm {TESTED_TIMM}" in (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+def test_the_readme_table_lists_every_registered_and_refused_class_and_the_timm_version_tested():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"timm {TESTED_TIMM}" in readme and f"DropKey in {len(FAMILIES)} timm attention classes" in readme
+    for timm_class in [*FAMILIES, *REFUSED]:
+        assert f"`{timm_class.split('.', 2)[-1]}`" in readme, timm_class
 
 
 # ----------------------------------------------------------------------------------------------------------------

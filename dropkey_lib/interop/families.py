@@ -43,16 +43,18 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    TIMM_ATTENTION: Family("vit, deit, deit3, flexivit, naflexvit, vitamin, pit, mobilevit, eva01, crossvit blocks"),
-    "timm.layers.attention.AttentionRope": Family("vit rope (vit_*_rope_*, naflexvit rope)"),
+    TIMM_ATTENTION: Family(
+        "vit, deit, deit3, flexivit, naflexvit, vitamin, pit, mobilevit, csatv2, eva01, crossvit blocks"
+    ),
+    "timm.layers.attention.AttentionRope": Family("vit rope (vit_*_rope_*)", note="after the rope"),
     "timm.layers.attention_pool.AttentionPoolLatent": Family(
         "attention-pool head (global_pool='map', SigLIP)", note="a learned latent query over the tokens"
     ),
     "timm.models.vision_transformer.ParallelScalingBlock": Family(
-        "vit parallel blocks (ViT-22B style)", note="the whole block is one module; one softmax in it"
+        "vit with ParallelScalingBlock", note="attention and MLP in one module, one softmax in it"
     ),
     "timm.models.beit.Attention": Family("beit, beitv2", note="after the relative position bias"),
-    "timm.models.eva.EvaAttention": Family("eva02 (and eva, pe)", note="rotary q/k; after the rope"),
+    "timm.models.eva.EvaAttention": Family("eva02 (eva.py)", note="after the rope"),
     "timm.models.vision_transformer_relpos.RelPosAttention": Family("vit_relpos", note="after the relative bias"),
     "timm.models.vision_transformer_sam.Attention": Family("sam (samvit)", note="windowed and global, rel. pos."),
     "timm.models.swin_transformer.WindowAttention": Family(
