@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dropkey_lib.attention import additive_mask, masked_logit
-from dropkey_lib.interop import DropKeyTimmAttention, apply_dropkey, dropkey_layers
+from dropkey_lib.interop import DropKeyTimmAttention, apply_dropkey, dropkey_layers, dropkey_report
 from dropkey_lib.schedules import drop_ratios
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +75,17 @@ def build(name: str) -> tuple[nn.Module, torch.Tensor]:
     return copy.deepcopy(built(name)), torch.randn(4, 3, side, side, generator=torch.Generator().manual_seed(1))
 
 
+def convert(name: str, model: nn.Module, *args, **kwargs) -> nn.Module:
+    """apply_dropkey, strict where the architecture allows it. CSATv2 also holds a one-channel spatial gate that
+    apply_dropkey refuses (families.REFUSED says why), so it is converted with strict=False, and its report lists
+    the gates it left."""
+    if name != "csatv2":
+        return apply_dropkey(model, *args, **kwargs)
+    report = apply_dropkey(model, *args, strict=False, **kwargs)
+    assert {left.timm_class for left in report.left} == {"timm.models.csatv2.SpatialTransformerBlock"}
+    return report.model
+
+
 def timm_attention_count(model: nn.Module) -> int:
     from timm.layers import Attention
 
@@ -114,7 +125,7 @@ class MaskSpy:
 def test_every_timm_attention_becomes_dropkey(name):
     model, _ = build(name)
     count = timm_attention_count(model)
-    assert apply_dropkey(model, 0.1) is model
+    assert convert(name, model, 0.1) is model
     assert count > 0 and len(dropkey_layers(model)) == count and timm_attention_count(model) == 0
 
 
@@ -122,7 +133,7 @@ def test_every_timm_attention_becomes_dropkey(name):
 def test_every_weight_and_state_dict_key_is_kept(name):
     model, _ = build(name)
     before = {key: value.clone() for key, value in model.state_dict().items()}
-    apply_dropkey(model, 0.1)
+    convert(name, model, 0.1)
     after = model.state_dict()
     assert list(after) == list(before)
     assert all(torch.equal(after[key], value) for key, value in before.items())
@@ -136,15 +147,18 @@ def test_eval_output_is_unchanged_with_fused_attention_on_and_off(name, fused):
         if hasattr(module, "fused_attn"):  # what timm.layers.set_fused_attn(fused) gives a model built after it
             module.fused_attn = fused
     original = copy.deepcopy(model).eval()
-    apply_dropkey(model, 0.2, schedule="constant").eval()
+    convert(name, model, 0.2, schedule="constant").eval()
     torch.testing.assert_close(model(images), original(images), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_training_mode_drops_keys_at_each_layers_ratio(name, monkeypatch):
     model, images = build(name)
-    apply_dropkey(model, 0.2, schedule="linear_down").train()
-    expected = drop_ratios(0.2, len(dropkey_layers(model)), "linear_down")
+    convert(name, model, 0.2, schedule="linear_down").train()
+    report = dropkey_report(model)  # each layer's ratio is the schedule's at its depth (csatv2: its gates count)
+    expected = drop_ratios(0.2, report.depth, "linear_down")
+    expected = [expected[layer.depth] for layer in report.converted]
+    assert expected == [layer.drop_ratio for _, layer in dropkey_layers(model)]
     spy = MaskSpy(monkeypatch)
     torch.manual_seed(0)
     model(images)
@@ -175,7 +189,7 @@ def test_training_mode_changes_the_output_and_eval_mode_does_not_drop():
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_gradients_reach_every_parameter_in_training_mode(name):
     model, images = build(name)
-    apply_dropkey(model, 0.2).train()
+    convert(name, model, 0.2).train()
     model(images).logsumexp(dim=1).mean().backward()
     missing = [key for key, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing
@@ -184,13 +198,13 @@ def test_gradients_reach_every_parameter_in_training_mode(name):
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_state_dict_round_trips_between_timm_and_dropkey_models(name):
     model, images = build(name)
-    apply_dropkey(model, 0.1).eval()
+    convert(name, model, 0.1).eval()
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     buffer.seek(0)
     plain = vary_weights(build(name)[0])
     plain.load_state_dict(torch.load(buffer, weights_only=True))  # strict: the same keys
-    converted = apply_dropkey(vary_weights(build(name)[0]), 0.3)
+    converted = convert(name, vary_weights(build(name)[0]), 0.3)
     converted.load_state_dict(plain.state_dict())
     torch.testing.assert_close(plain.eval()(images), model(images))
     torch.testing.assert_close(converted.eval()(images), model(images))
@@ -332,7 +346,7 @@ def test_a_bad_argument_leaves_the_model_untouched():
 def test_structured_modes_without_a_patch_grid_are_a_value_error():
     model, _ = build("csatv2")
     with pytest.raises(ValueError, match="grid_size"):
-        apply_dropkey(model, 0.1, mode="dropkey_cross")
+        apply_dropkey(model, 0.1, mode="dropkey_cross", strict=False)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import io
 from collections import defaultdict
 from pathlib import Path
@@ -22,6 +23,7 @@ from dropkey_lib.interop import (
     FAMILIES,
     REFUSED,
     TESTED_TIMM,
+    UNSUPPORTED,
     ConversionReport,
     DropKeyAdapter,
     UnconvertedAttentionError,
@@ -180,7 +182,7 @@ def test_at_least_thirty_families_are_tested_and_every_registered_class_is_met()
 def test_the_readme_table_lists_every_registered_and_refused_class_and_the_timm_version_tested():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert f"timm {TESTED_TIMM}" in readme and f"DropKey in {len(FAMILIES)} timm attention classes" in readme
-    for timm_class in [*FAMILIES, *REFUSED]:
+    for timm_class in [*FAMILIES, *REFUSED, *UNSUPPORTED]:
         assert f"`{timm_class.split('.', 2)[-1]}`" in readme, timm_class
 
 
@@ -262,7 +264,9 @@ def test_strict_mode_names_the_class_and_reason_of_a_refused_family():
 
 def refused_modules() -> dict[str, nn.Module]:
     from timm.layers.lambda_layer import LambdaLayer
-    from timm.models import coat, davit, edgenext, efficientvit_mit, mobilevit, mvitv2, xcit
+    from timm.models import coat, davit, edgenext, efficientvit_mit, mobilevit, xcit
+
+    csatv2 = importlib.import_module("timm.models.csatv2")  # timm.models.csatv2 is also a model's function
 
     return {
         "timm.models.xcit.XCA": xcit.XCA(16, num_heads=2),
@@ -273,7 +277,7 @@ def refused_modules() -> dict[str, nn.Module]:
         "timm.models.coat.FactorAttnConvRelPosEnc": coat.FactorAttnConvRelPosEnc(16, num_heads=2),
         "timm.models.efficientvit_mit.LiteMLA": efficientvit_mit.LiteMLA(16, 16),
         "timm.layers.lambda_layer.LambdaLayer": LambdaLayer(16, dim_head=4, r=3),
-        "timm.models.mvitv2.MultiScaleAttentionPoolFirst": mvitv2.MultiScaleAttentionPoolFirst(16, 16, (4, 4)),
+        "timm.models.csatv2.SpatialTransformerBlock": csatv2.SpatialTransformerBlock(),
     }
 
 
@@ -286,6 +290,21 @@ def test_every_refused_class_is_an_error_naming_it_and_why(timm_class):
     assert f"0 ({timm_class}): {REFUSED[timm_class]}" in str(error.value)
     report = apply_dropkey(nn.Sequential(module), 0.1, strict=False)
     assert not report.converted and report.left[0].reason == REFUSED[timm_class]
+
+
+@pytest.mark.parametrize("timm_class", sorted(UNSUPPORTED))
+def test_every_not_yet_supported_class_exists_in_timm(timm_class):
+    module_name, _, qualname = timm_class.rpartition(".")
+    assert class_name(getattr(importlib.import_module(module_name), qualname)) == timm_class
+
+
+def test_a_not_yet_supported_attention_is_named_in_strict_mode():
+    from timm.layers.bottleneck_attn import BottleneckAttn
+
+    with pytest.raises(
+        UnconvertedAttentionError, match=r"0 \(timm\.layers\.bottleneck_attn\.BottleneckAttn\): softmax"
+    ):
+        apply_dropkey(nn.Sequential(BottleneckAttn(16, feat_size=(4, 4), num_heads=2)), 0.1)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from timm.models import (
     hieradet_sam2,
     maxxvit,
     metaformer,
+    mobilenetv3,
     mvitv2,
     nest,
     tiny_vit,
@@ -215,6 +216,11 @@ FAMILY_MODELS = {
     "fastvit": (lambda: create("fastvit_sa12", layers=(1, 1, 1, 1), embed_dims=(8, 16, 32, 32)), 64, True),
     "efficientvit_msra": (
         lambda: create("efficientvit_m0", img_size=64, embed_dim=(16, 32, 48), depth=(1, 1, 1), num_heads=(1, 1, 1)),
+        64,
+        True,
+    ),
+    "mobilenetv4_hybrid": (
+        lambda: mobilenetv3._gen_mobilenet_v4("mobilenetv4_hybrid_medium", 0.25, pretrained=False, num_classes=10),
         64,
         True,
     ),

@@ -10,7 +10,8 @@
 
 It works on every timm attention family whose attention is a softmax over keys (`families.FAMILIES`: ViTs, BEiT,
 EVA-02, Swin, CaiT, CrossViT, PVT v2, LeViT, MaxViT, Hiera, ...), and refuses, with the reason, the ones whose
-attention is not (`families.REFUSED`: XCiT's cross-covariance attention, MobileViT v2's linear attention, ...).
+attention is not (`families.REFUSED`: XCiT's cross-covariance attention, MobileViT v2's linear attention, ...);
+softmax attentions not checked yet (`families.UNSUPPORTED`: BoTNet, HaloNet, CLIP ResNet heads, ...) are named too.
 
 The modules: `convert` (apply_dropkey, strict mode and the report), `families` (the registry of timm classes),
 `depth` (each layer's depth from the model's structure), `adapter` (DropKey on the logits of any registered
@@ -30,13 +31,14 @@ from .convert import (
     dropkey_layers,
     dropkey_report,
 )
-from .families import FAMILIES, REFUSED, TESTED_TIMM, Family
+from .families import FAMILIES, REFUSED, TESTED_TIMM, UNSUPPORTED, Family
 from .vit_attention import DropKeyTimmAttention
 
 __all__ = [
     "FAMILIES",
     "REFUSED",
     "TESTED_TIMM",
+    "UNSUPPORTED",
     "AttnDropOff",
     "ConversionReport",
     "ConvertedLayer",

@@ -9,7 +9,8 @@ point; `timm.layers.Attention` keeps its own hand-written adapter, `vit_attentio
 
 To add a class: read its forward, check the two conditions above, add a `Family` here, and add one small model of
 it to `tests/timm_models.py` (the per-family test then checks eval output, state_dict, drop ratio and gradients).
-A class whose weights are not a softmax over keys goes into `REFUSED`, with the reason.
+A class whose weights are not a softmax over keys goes into `REFUSED`, with the reason; a softmax attention not yet
+checked goes into `UNSUPPORTED`. Strict mode refuses both kinds by name.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ FAMILIES: dict[str, Family] = {
     "timm.models.efficientformer_v2.Attention2dDownsample": Family("efficientformerv2 (downsampling)", prefix=0),
     "timm.models.visformer.Attention": Family("visformer", prefix=0),
     "timm.models.fastvit.Attention": Family("fastvit", prefix=0),
+    "timm.layers.attention2d.MultiQueryAttention2d": Family(
+        "mobilenetv4 hybrid", prefix=0, note="one key and value head shared by every query head; strided keys"
+    ),
     "timm.models.efficientvit_msra.CascadedGroupAttention": Family(
         "efficientvit_msra", prefix=0, note="one softmax per head (cascaded groups), each with its own mask"
     ),
@@ -129,10 +133,39 @@ REFUSED: dict[str, str] = {
     ),
     "timm.models.efficientvit_mit.LiteMLA": "ReLU linear attention: no softmax",
     "timm.layers.lambda_layer.LambdaLayer": "lambda layer: a softmax of the keys alone, no query-key logits",
-    "timm.models.mvitv2.MultiScaleAttentionPoolFirst": (
-        "not tested: the pool-first MViTv2 of timm 1.0.31 did not run at the small sizes tried, so its forward was "
-        "not checked (a softmax over pooled keys, like MultiScaleAttention, by its source)"
+    "timm.models.csatv2.SpatialTransformerBlock": (
+        "CSATv2's one-channel spatial gate: q, k and v are one number per position, and its logits q @ k^T are "
+        "(B, B) in timm 1.0.31, a softmax over the batch, not over keys"
     ),
+}
+
+
+# Softmax attentions apply_dropkey does not convert yet: their forward was not read and tested. Strict mode names
+# them, so that a model holding one is never converted in part without a word.
+NOT_YET = "softmax attention that apply_dropkey does not convert yet (not checked in timm's source and tested)"
+UNSUPPORTED: dict[str, str] = {
+    name: NOT_YET
+    for name in (
+        "timm.layers.attention2d.Attention2d",
+        "timm.layers.attention2d.MultiQueryAttentionV2",
+        "timm.layers.attention_pool.AttentionPoolPrr",
+        "timm.layers.attention_pool2d.AttentionPool2d",
+        "timm.layers.attention_pool2d.RotAttentionPool2d",
+        "timm.layers.bottleneck_attn.BottleneckAttn",
+        "timm.layers.diff_attention.DiffAttention",
+        "timm.layers.halo_attn.HaloAttn",
+        "timm.layers.non_local_attn.NonLocalAttn",
+        "timm.layers.other_pool.SimPool1d",
+        "timm.layers.other_pool.SimPool2d",
+        "timm.models.cpubone.ConvAttention",
+        "timm.models.gemma4_vit.Gemma4Attention",
+        "timm.models.iformer.SHMA",
+        "timm.models.lowformer.ConvAttention",
+        "timm.models.mvitv2.MultiScaleAttentionPoolFirst",
+        "timm.models.nextvit.EfficientAttention",
+        "timm.models.shvit.SHSA",
+        "timm.models.vision_transformer.DiffParallelScalingBlock",
+    )
 }
 
 
@@ -147,5 +180,5 @@ def family_of(cls: type) -> Family | None:
 
 
 def refusal_of(cls: type) -> str | None:
-    """Why this class is refused, or None."""
-    return REFUSED.get(class_name(cls))
+    """Why this class is refused (`REFUSED`) or not converted yet (`UNSUPPORTED`), or None."""
+    return REFUSED.get(class_name(cls)) or UNSUPPORTED.get(class_name(cls))
