@@ -331,6 +331,31 @@ def test_structured_modes_put_the_class_token_before_the_grid():
     assert model(images).shape == (2, 10)
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "explicit softmax"])
+def test_adapters_keep_timms_attention_mask_in_training(fused):
+    # timm's attention pool hides keys 4 and 5 by its attn_mask: with DropKey on top, in training, they still have
+    # no effect (the same drops: the same seed), and the visible keys do.
+    from timm.layers import AttentionPoolLatent
+
+    torch.manual_seed(0)
+    model = spread_weights(nn.Sequential(AttentionPoolLatent(16, num_heads=2, mlp_ratio=1.0)))
+    apply_dropkey(model, 0.3, schedule="constant").train()
+    model[0].fused_attn = fused
+    mask = torch.zeros(2, 1, 1, 6).masked_fill(torch.arange(6) >= 4, float("-inf"))
+    x = torch.randn(2, 6, 16, generator=torch.Generator().manual_seed(0))
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        torch.manual_seed(5)
+        return model[0](x, attn_mask=mask)
+
+    hidden, visible = x.clone(), x.clone()
+    hidden[:, 4:] += 5.0
+    visible[:, :2] += 5.0
+    torch.testing.assert_close(run(hidden), run(x))
+    assert not torch.allclose(run(visible), run(x))
+    assert not torch.allclose(run(x), model.eval()[0](x, attn_mask=mask))
+
+
 def test_applying_again_sets_the_new_ratios_and_mode_and_dropout_drops_after_the_softmax():
     model, images = build("swin")
     apply_dropkey(model, 0.1)

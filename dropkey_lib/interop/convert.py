@@ -1,9 +1,9 @@
 """`apply_dropkey`: find every attention layer of a timm model, convert those the registry knows, and say what is left.
 
-Strict by default: a model with an attention-like layer that cannot be converted (a class in `families.REFUSED`,
-or one that has an `attn_drop` but is not in the registry) raises `UnconvertedAttentionError`, listing each such
-layer, its class and the reason, before anything is changed. `strict=False` converts what it can and returns a
-`ConversionReport` of what it converted and what it left.
+Strict by default: a model with an attention-like layer that cannot be converted (a class in `families.REFUSED` or
+`families.UNSUPPORTED`, or one that has an `attn_drop` but is not in the registry) raises
+`UnconvertedAttentionError`, listing each such layer, its class and the reason, before anything is changed.
+`strict=False` converts what it can and returns a `ConversionReport` of what it converted and what it left.
 """
 
 from __future__ import annotations
@@ -84,19 +84,25 @@ def unknown_reason(module: nn.Module) -> str:
     )
 
 
-def find_attention(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], list[tuple[str, nn.Module, str]]]:
-    """The attention layers of `model`, in the order of `named_modules()`: (name, module) of those apply_dropkey
-    converts (or has converted) and (name, module, reason) of the attention-like ones it cannot."""
-    convertible, left = [], []
+def find_attention(model: nn.Module) -> list[tuple[str, nn.Module, str | None]]:
+    """Every attention layer of `model`, in the order of `named_modules()`, as (name, module, reason): reason None
+    for those apply_dropkey converts (or has converted), else why it cannot."""
+    found = []
     for name, module in model.named_modules():
         cls = type(module)
         if isinstance(module, DropKeyLayer) or is_timm_attention(module) or family_of(cls) is not None:
-            convertible.append((name, module))
+            found.append((name, module, None))
         elif refusal_of(cls) is not None:
-            left.append((name, module, refusal_of(cls)))
+            found.append((name, module, refusal_of(cls)))
         elif hasattr(module, "attn_drop"):
-            left.append((name, module, unknown_reason(module)))
-    return convertible, left
+            found.append((name, module, unknown_reason(module)))
+    return found
+
+
+def depths_of(model: nn.Module, found: list[tuple[str, nn.Module, str | None]]) -> dict[str, int]:
+    """The depth of every layer `find_attention` found, converted or not (`depth.depth_levels`)."""
+    names = [name for name, _, _ in found]
+    return dict(zip(names, depth_levels(model, names)))
 
 
 def is_timm_attention(module: nn.Module) -> bool:
@@ -159,10 +165,10 @@ def apply_dropkey(
         keys on the patch grid: windows and pooled grids are found from the number of keys; timm's
         `VisionTransformer` attention takes `grid_size` (default `model.patch_embed.grid_size`) and
         `num_prefix_tokens` (default `model.num_prefix_tokens`). Families whose keys are not a grid refuse them.
-    strict: when True (the default), an attention-like layer that cannot be converted (`families.REFUSED`, or an
-        unknown class with an `attn_drop`) raises `UnconvertedAttentionError`, which lists each with its class
-        and reason, and nothing is changed. When False, the others are converted and the report lists what was
-        left (those layers keep their own regulariser, timm's `attn_drop` included).
+    strict: when True (the default), an attention-like layer that cannot be converted (`families.REFUSED` and
+        `families.UNSUPPORTED`, or an unknown class with an `attn_drop`) raises `UnconvertedAttentionError`, which
+        lists each with its class and reason, and nothing is changed. When False, the others are converted and the
+        report lists what was left (those layers keep their own regulariser, timm's `attn_drop` included).
 
     Every converted layer keeps its parameters, buffers and state_dict keys; in eval mode it computes what it did
     before; in training mode it adds DropKey's mask to the logits before the softmax, on top of the layer's own
@@ -174,41 +180,30 @@ def apply_dropkey(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     require_timm()
     drop = DropConfig(mode, drop_ratio, schedule, window_size)
-    convertible, left = find_attention(model)
-    if not convertible and not left:
+    found = find_attention(model)
+    if not found:
         raise ValueError(
             f"model ({type(model).__name__}) has no attention layer that apply_dropkey knows "
             "(timm's attention classes: dropkey_lib.interop.families.FAMILIES)"
         )
-    if any(name == "" for name, *_ in convertible + left):
+    if found[0][0] == "":
         raise ValueError("model is itself an attention layer: pass the model that contains it, so it can be replaced")
-    left_layers = [LeftLayer(name, timm_class_of(module), reason) for name, module, reason in left]
-    if strict and left_layers:
-        raise UnconvertedAttentionError(model, left_layers)
+    convertible = [(name, module) for name, module, reason in found if reason is None]
+    left = [LeftLayer(name, timm_class_of(module), reason) for name, module, reason in found if reason is not None]
+    if strict and left:
+        raise UnconvertedAttentionError(model, left)
     if mode in STRUCTURED_MODES and grid_size is None:
         grid_size = getattr(getattr(model, "patch_embed", None), "grid_size", None)
     if num_prefix_tokens is None:
         num_prefix_tokens = getattr(model, "num_prefix_tokens", 0)
     check_structured(mode, convertible, grid_size)
 
-    everything = sorted([(name, m) for name, m in convertible] + [(name, m) for name, m, _ in left], key=order(model))
-    depths = dict(zip((name for name, _ in everything), depth_levels(model, [name for name, _ in everything])))
-    num_depths = len(set(depths.values()))
-    ratios = drop.layer_ratios(num_depths)
-    report = ConversionReport(model, left=left_layers, depth=num_depths)
+    depths = depths_of(model, found)
+    ratios = drop.layer_ratios(len(set(depths.values())))
     for name, module in convertible:
         layer_drop = DropConfig(mode, ratios[depths[name]], "constant", window_size)
-        layer = convert(model, name, module, layer_drop, grid_size, num_prefix_tokens)
-        report.converted.append(
-            ConvertedLayer(name, timm_class_of(layer), spec_of(layer).family, depths[name], layer_drop.drop_ratio)
-        )
-    return model if strict else report
-
-
-def order(model: nn.Module):
-    """Sort key: a module name's position in `model.named_modules()`."""
-    positions = {name: i for i, (name, _) in enumerate(model.named_modules())}
-    return lambda item: positions[item[0]]
+        convert(model, name, module, layer_drop, grid_size, num_prefix_tokens)
+    return model if strict else dropkey_report(model)
 
 
 def convert(
@@ -248,17 +243,14 @@ def dropkey_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def dropkey_report(model: nn.Module) -> ConversionReport:
     """What a model holds now: its DropKey layers with their depths and ratios, and the attention-like layers
-    apply_dropkey would leave. Changes nothing."""
-    convertible, left = find_attention(model)
-    names = [name for name, _ in sorted(convertible + [(n, m) for n, m, _ in left], key=order(model))]
-    depths = dict(zip(names, depth_levels(model, names)))
+    apply_dropkey leaves (or would leave). Changes nothing."""
+    found = find_attention(model)
+    depths = depths_of(model, found)
     report = ConversionReport(model, depth=len(set(depths.values())))
-    report.left = [LeftLayer(name, timm_class_of(module), reason) for name, module, reason in left]
-    for name, module in convertible:
-        if isinstance(module, DropKeyLayer):
-            report.converted.append(
-                ConvertedLayer(
-                    name, timm_class_of(module), spec_of(module).family, depths[name], module.dropkey.drop_ratio
-                )
-            )
+    for name, module, reason in found:
+        if reason is not None:
+            report.left.append(LeftLayer(name, timm_class_of(module), reason))
+        elif isinstance(module, DropKeyLayer):
+            family, ratio = spec_of(module).family, module.dropkey.drop_ratio
+            report.converted.append(ConvertedLayer(name, timm_class_of(module), family, depths[name], ratio))
     return report
