@@ -63,23 +63,21 @@ class LogitDrops(TorchFunctionMode):
     """While active: DropKey's mask on the logits of every softmax over the last dimension and of every fused
     attention call, with one layer's settings (`layer.dropkey`, and its key layout for the structured modes).
 
-    A layer whose spec says `shared_mask` (ConViT's two softmaxes over the same keys, differential attention's two
-    maps) gets one mask per shape for the whole call: the same keys are hidden from each query in every map.
-    `masks` counts the masks drawn (what the tests check against the family's spec).
+    A layer whose spec says `shared_mask` (ConViT's gated attention: a content and a position softmax over the same
+    keys) gets one mask per shape for the whole call: the same keys are hidden from each query in both maps. Any
+    other layer draws a fresh mask at each softmax (EfficientViT's cascaded heads take one softmax per head).
     """
 
     def __init__(self, layer: DropKeyAdapter) -> None:
         super().__init__()
         self.layer, self.drop = layer, layer.dropkey
         self.shared: dict[tuple, Tensor] | None = {} if layer.dropkey_spec.shared_mask else None
-        self.masks = 0
 
     def drops(self, shape: tuple[int, ...], like: Tensor) -> Tensor:
         if self.shared is not None and shape in self.shared:
             return self.shared[shape]
         layout = self.layer.dropkey_layout(shape[-1]) if self.drop.mode in STRUCTURED_MODES else None
         mask = drop_mask_for(shape, self.drop, layout, like.dtype, None, like.device)
-        self.masks += 1
         if self.shared is not None:
             self.shared[shape] = mask
         return mask

@@ -31,8 +31,8 @@ class Family:
         (dropkey_block, dropkey_cross) can drop windows of them; False refuses those modes for it.
     prefix: how many prefix tokens (a class token) come before the grid among its keys; None: the model's
         `num_prefix_tokens` when the rest is a square grid, else 0 (windows, pooled keys).
-    shared_mask: the forward takes more than one softmax over the same keys (ConViT's content and position maps,
-        differential attention's two maps): all of them get the same mask in one call.
+    shared_mask: the forward takes more than one softmax over the same keys (ConViT's content and position maps):
+        all of them get the same mask in one call.
     note: what is particular about where the mask goes.
     """
 
