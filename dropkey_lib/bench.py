@@ -8,6 +8,9 @@
    (mean ratio 0.1, decreasing with depth), and of timm's `VisionTransformer` built with the patch model's shape
    (random weights; needs timm, a dev dependency, and is skipped without it). It prints the ratios DropKey / no drop
    and TinyViT / timm.
+3. DropKey against timm's own attention dropout (`attn_drop_rate`, after the softmax) at the same constant ratio,
+   in two timm families: the same `VisionTransformer` and a small Swin Transformer for 32x32 images (shifted
+   windows, relative position bias), converted by `interop.apply_dropkey` (needs timm; skipped without it).
 
 Variants are timed in interleaved rounds and each reports its median, so a burst of load from another process
 hits all of them alike. Timings vary between machines; compare ratios, not absolute numbers.
@@ -35,6 +38,8 @@ from .attention import DropConfig, attention, dropkey_attention_reference
 from .config import TrainConfig, ViTConfig
 from .hardware import machine
 from .vit import TinyViT
+
+TIMM_FAMILIES = ("timm ViT", "timm Swin")  # the timm models of the DropKey-against-attn_drop comparison
 
 
 def time_interleaved(variants: dict[str, Callable[[], None]], rounds: int, calls: int) -> dict[str, float]:
@@ -122,6 +127,48 @@ def timm_twin(config: ViTConfig) -> torch.nn.Module:
     )
 
 
+def timm_swin(attn_drop_rate: float = 0.0) -> torch.nn.Module:
+    """A small timm Swin Transformer for 32x32 images (patches of 2, windows of 4 x 4, shifted every second block;
+    3 stages of 2 blocks, 48 to 192 channels), random weights, timm's `attn_drop_rate` as given, no stochastic
+    depth. Needs timm, imported here only."""
+    import timm
+
+    return timm.create_model(
+        "swin_tiny_patch4_window7_224", pretrained=False, num_classes=10, img_size=32, patch_size=2, window_size=4,
+        embed_dim=48, depths=(2, 2, 2), num_heads=(3, 6, 12), attn_drop_rate=attn_drop_rate, drop_path_rate=0.0,
+    )  # fmt: skip
+
+
+def timm_vit(config: ViTConfig, attn_drop_rate: float = 0.0) -> torch.nn.Module:
+    """`timm_twin(config)` with timm's `attn_drop_rate` (post-softmax attention dropout) at every layer."""
+    model = timm_twin(config)
+    for module in model.modules():
+        if hasattr(module, "attn_drop"):
+            module.attn_drop.p = attn_drop_rate
+    return model
+
+
+def timm_regulariser_variants(batch: int = 64, drop_ratio: float = 0.1) -> dict:
+    """One optimizer step of each timm model of `TIMM_FAMILIES`, with timm's `attn_drop_rate` = drop_ratio and with
+    DropKey at the same constant ratio instead (`interop.apply_dropkey(model, drop_ratio, "constant")`), on a fixed
+    random batch. Keys: (model, regulariser), regulariser "attn_drop" or "dropkey"."""
+    from .interop import apply_dropkey
+
+    images = torch.rand(batch, 3, 32, 32)
+    labels = torch.randint(0, 10, (batch,))
+    builders = {
+        "timm ViT": lambda rate: timm_vit(replace(ViTConfig(), stem="patch"), rate),
+        "timm Swin": timm_swin,
+    }
+    variants = {}
+    for name, build in builders.items():
+        torch.manual_seed(0)
+        variants[name, "attn_drop"] = training_step(build(drop_ratio), images, labels)
+        torch.manual_seed(0)
+        variants[name, "dropkey"] = training_step(apply_dropkey(build(0.0), drop_ratio, "constant"), images, labels)
+    return variants
+
+
 def training_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> Callable[[], None]:
     """A closure that runs one AdamW step of `model` (in train mode) on a fixed batch."""
     model.train()
@@ -167,11 +214,31 @@ def main(argv: list[str] | None = None) -> None:
     batch = TrainConfig().batch_size
     parser.add_argument("--batch", type=int, default=batch, help=f"batch size (default {batch}, the recipe's)")
     parser.add_argument("--json", metavar="PATH", help="also write the numbers as a measurement file (see above)")
+    parser.add_argument(
+        "--only-timm", action="store_true", help="only the DropKey-against-attn_drop comparison in timm models"
+    )
     args = parser.parse_args(argv)
+    if args.json and args.only_timm:
+        parser.error("--json records the TinyViT tables, which --only-timm leaves out")
     if args.threads:
         torch.set_num_threads(args.threads)
 
     print(f"Machine: {machine()}\n")
+    if not args.only_timm:
+        values = tinyvit_tables(args)
+    if has_timm():
+        timm_table(args)
+    else:
+        print("timm is not installed (pip install timm, a dev dependency): no comparison with timm")
+    if args.json:
+        command = "python -m dropkey_lib.bench " + " ".join(sys.argv[1:] if argv is None else argv)
+        what = f"what DropKey costs: medians of {args.rounds} interleaved rounds, batch {args.batch}"
+        print(f"written: {measurements.write(args.json, measurements.record(what, command.strip(), values))}")
+
+
+def tinyvit_tables(args: argparse.Namespace) -> dict:
+    """Parts 1 and 2: attention forward + backward, and training steps of TinyViT (and timm's ViT twin); returns
+    their numbers as measurement values (`measurement_values`)."""
     config = ViTConfig()
     tokens = config.layout.num_tokens
     heads, head_dim = config.num_heads, config.dim // config.num_heads
@@ -206,13 +273,22 @@ def main(argv: list[str] | None = None) -> None:
     if with_timm:
         ratio = training_times["timm", "none"] / training_times["patch", "none"]
         print(f"TinyViT stem='patch' / timm VisionTransformer, no drop: {ratio:.3f}x training throughput")
-    else:
-        print("timm is not installed (pip install timm, a dev dependency): no comparison with timm")
-    if args.json:
-        command = "python -m dropkey_lib.bench " + " ".join(sys.argv[1:] if argv is None else argv)
-        values = measurement_values(attention_times, training_times, args.batch)
-        what = f"what DropKey costs: medians of {args.rounds} interleaved rounds, batch {args.batch}"
-        print(f"written: {measurements.write(args.json, measurements.record(what, command.strip(), values))}")
+    return measurement_values(attention_times, training_times, args.batch)
+
+
+def timm_table(args: argparse.Namespace, drop_ratio: float = 0.1) -> None:
+    """Part 3: DropKey against timm's attn_drop_rate at the same ratio, in each of `TIMM_FAMILIES`."""
+    times = time_interleaved(timm_regulariser_variants(args.batch, drop_ratio), rounds=args.rounds, calls=6)
+    print(f"\n| timm model, training step (batch {args.batch}, AdamW), r={drop_ratio} at every layer | "
+          "attn_drop_rate, images/s | DropKey, images/s | DropKey / attn_drop |")  # fmt: skip
+    print("|---|---:|---:|---:|")
+    for name in TIMM_FAMILIES:
+        post, dropkey = times[name, "attn_drop"], times[name, "dropkey"]
+        print(f"| {name} | {args.batch / post:.0f} | {args.batch / dropkey:.0f} | {post / dropkey:.3f}x |")
+    print()
+    for name in TIMM_FAMILIES:
+        ratio = times[name, "attn_drop"] / times[name, "dropkey"]
+        print(f"DropKey / attn_drop, {name}: {ratio:.3f}x training throughput")
 
 
 if __name__ == "__main__":
