@@ -934,6 +934,19 @@ def notebook_values(stem: str, cell_id: str, pattern: str) -> list[float]:
     return [float(text.replace(",", "")) for text in notebook_matches(stem, cell_id, pattern)]
 
 
+def output_table(stem: str, cell_id: str, row_pattern: str, headings: list[str], labels: list[str]) -> str:
+    """A Markdown table of a table a cell printed: one row per match of `row_pattern`, its label then its groups,
+    e.g. notebook 04's '| DropKey 0.1 | 0.551 ± 0.016 | 0.615 ± 0.022 | 0.0008 |'."""
+    rows = [m.groups() for m in re.finditer(row_pattern, notebook_text(stem, cell_id))]
+    if len(rows) != len(labels):
+        raise ValueError(
+            f"the output of cell {cell_id!r} of notebooks/{stem}.ipynb has {len(rows)} rows matching {row_pattern!r},"
+            f" not {len(labels)}"
+        )
+    lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
+    return "\n".join(lines + ["| " + " | ".join([label, *row]) + " |" for label, row in zip(labels, rows)])
+
+
 def inline_math(text: str) -> str:
     """Inline math: 'H = 4' -> '$H = 4$' (a figure cannot sit inside a math span of the prose)."""
     return f"${text}$"
