@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
 import os
 import re
@@ -525,8 +526,7 @@ def keys_dropped_total(drop_ratio: float, depth: int, schedule: str, tokens: int
 
 def all_dropped_math(n: int, drop_ratio: float) -> str:
     """The probability r^n that a row of n keys loses them all, as inline math: '$1.5\\times10^{-5}$'."""
-    mantissa, exponent = f"{drop_ratio**n:.1e}".split("e")
-    return f"${mantissa}\\times10^{{{int(exponent)}}}$"
+    return sci_math(drop_ratio**n)
 
 
 def seed_probability(drop_ratio: float, window_size: int, shape: str) -> str:
@@ -881,6 +881,81 @@ def notebook_table() -> str:
         mark = "*" if peak.get("note") else ""
         lines.append(f"| {notebook_title(stem)} | {notebook_seconds(stem)} s | {peak['value']:,.0f} MB{mark} |")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The notebooks' printed outputs (seeded simulations): nbval checks the committed outputs against an execution, and
+# these functions quote them, so the chain is execution -> committed output -> Markdown. A cell is found by its `id`
+# (stable under edits of other cells), never by its index.
+
+
+@functools.lru_cache(maxsize=None)
+def _notebook(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def notebook_text(stem: str, cell_id: str) -> str:
+    """The text a code cell of `notebooks/<stem>.ipynb` printed (its streams and `text/plain` results, joined)."""
+    path = root() / "notebooks" / f"{stem}.ipynb"
+    cells = [c for c in _notebook(path)["cells"] if c["cell_type"] == "code" and c.get("id") == cell_id]
+    if not cells:
+        raise ValueError(f"notebooks/{stem}.ipynb has no code cell with id {cell_id!r}")
+    texts = []
+    for output in cells[0].get("outputs", []):
+        if output.get("output_type") == "stream":
+            texts.append("".join(output["text"]))
+        elif "text/plain" in output.get("data", {}):
+            texts.append("".join(output["data"]["text/plain"]))
+    return "".join(texts)
+
+
+def notebook_matches(stem: str, cell_id: str, pattern: str) -> list[str]:
+    """Every match of `pattern` in a cell's printed text (its first group if it has one); an error naming the
+    notebook, the cell and the pattern if there is none."""
+    found = [m.group(1) if m.groups() else m.group(0) for m in re.finditer(pattern, notebook_text(stem, cell_id))]
+    if not found:
+        raise ValueError(f"the output of cell {cell_id!r} of notebooks/{stem}.ipynb does not match {pattern!r}")
+    return found
+
+
+def notebook_output(stem: str, cell_id: str, pattern: str) -> str:
+    """A figure as a cell printed it: the first match of `pattern` (its first group if it has one), e.g.
+    `notebook_output("07_tiny_vit", "6bc93592", r"fraction dropped (\\S+)")` -> '0.199'."""
+    return notebook_matches(stem, cell_id, pattern)[0]
+
+
+def notebook_value(stem: str, cell_id: str, pattern: str) -> float:
+    """The same figure as a number ('540,800' -> 540800.0), to round or to compare."""
+    return float(notebook_output(stem, cell_id, pattern).replace(",", ""))
+
+
+def notebook_values(stem: str, cell_id: str, pattern: str) -> list[float]:
+    """Every match as a number, e.g. a column of a printed table."""
+    return [float(text.replace(",", "")) for text in notebook_matches(stem, cell_id, pattern)]
+
+
+def output_table(stem: str, cell_id: str, row_pattern: str, headings: list[str], labels: list[str]) -> str:
+    """A Markdown table of a table a cell printed: one row per match of `row_pattern`, its label then its groups,
+    e.g. notebook 04's '| DropKey 0.1 | 0.551 ± 0.016 | 0.615 ± 0.022 | 0.0008 |'."""
+    rows = [m.groups() for m in re.finditer(row_pattern, notebook_text(stem, cell_id))]
+    if len(rows) != len(labels):
+        raise ValueError(
+            f"the output of cell {cell_id!r} of notebooks/{stem}.ipynb has {len(rows)} rows matching {row_pattern!r},"
+            f" not {len(labels)}"
+        )
+    lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
+    return "\n".join(lines + ["| " + " | ".join([label, *row]) + " |" for label, row in zip(labels, rows)])
+
+
+def inline_math(text: str) -> str:
+    """Inline math: 'H = 4' -> '$H = 4$' (a figure cannot sit inside a math span of the prose)."""
+    return f"${text}$"
+
+
+def sci_math(number: float) -> str:
+    """A number in scientific notation as inline math, two significant digits: 0.0024 -> '$2.4\\times10^{-3}$'."""
+    mantissa, exponent = f"{number:.1e}".split("e")
+    return f"${mantissa}\\times10^{{{int(exponent)}}}$"
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -141,3 +141,32 @@ def family_of_notebook_10(name: str) -> list[tuple]:
 @pytest.mark.parametrize("grid, name", [("small-data", "FAMILY"), ("small-data-conv-q1", "FAMILY_10")])
 def test_notebook_10_judges_the_families_that_the_figures_judge(grid, name):
     assert family_of_notebook_10(name) == list(verdicts.FAMILIES[grid])
+
+
+def test_notebook_output_quotes_what_a_cell_printed():
+    assert figures.notebook_output("07_tiny_vit", "6bc93592", r"fraction dropped (\S+)") == "0.199"
+    assert figures.notebook_value("07_tiny_vit", "29b6d0a9", r"every one of (\S+)") == 540800
+
+
+@pytest.mark.parametrize(
+    ("cell_id", "pattern", "message"),
+    [
+        ("no-such-cell", r"fraction dropped (\S+)", "has no code cell with id 'no-such-cell'"),
+        ("6bc93592", r"fraction kept (\S+)", "does not match 'fraction kept"),
+    ],
+)
+def test_notebook_output_names_the_notebook_the_cell_and_the_pattern_it_misses(cell_id, pattern, message):
+    with pytest.raises(ValueError, match="notebooks/07_tiny_vit.ipynb") as error:
+        figures.notebook_output("07_tiny_vit", cell_id, pattern)
+    assert message in str(error.value)
+    assert cell_id in str(error.value)
+
+
+def test_changing_a_committed_notebook_output_fails_the_check(copy, capsys):
+    (copy / "notebooks").unlink()
+    shutil.copytree(ROOT / "notebooks", copy / "notebooks")
+    path = copy / "notebooks" / "07_tiny_vit.ipynb"
+    path.write_text(path.read_text(encoding="utf-8").replace("fraction dropped 0.199", "fraction dropped 0.201"))
+    assert check(copy) != 0
+    captured = capsys.readouterr()
+    assert "07_tiny_vit.md" in captured.out + captured.err
