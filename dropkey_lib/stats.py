@@ -157,7 +157,10 @@ def detectable_effect(sd: float, n: int, power: float = 0.8, alpha: float = 0.05
 
     def missing_power(delta: float) -> float:
         nc = delta * math.sqrt(n) / sd
-        return float(scipy_stats.nct.sf(critical, df, nc) + scipy_stats.nct.cdf(-critical, df, nc)) - power
+        wrong_side = float(scipy_stats.nct.cdf(-critical, df, nc))
+        # SciPy's nct.cdf returns NaN for some far tails (e.g. df=49, nc=7); there it is below 1e-20, so 0.
+        wrong_side = wrong_side if math.isfinite(wrong_side) else 0.0
+        return float(scipy_stats.nct.sf(critical, df, nc)) + wrong_side - power
 
     upper = sd
     while missing_power(upper) < 0:
