@@ -28,6 +28,7 @@ include_patterns = [
     "docs/*.md",
     "docs/zh/*.md",
     "results/README.md",
+    "results/preregistration.md",
     "notebooks/[0-9][0-9]_*.ipynb",
     "notebooks/solutions.ipynb",
 ]

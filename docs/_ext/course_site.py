@@ -44,6 +44,7 @@ notebooks/solutions
 
 docs/*
 results/README
+results/preregistration
 ```
 
 ```{toctree}
