@@ -17,6 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from dropkey_lib import analysis, plots  # noqa: E402
 from dropkey_lib.attention import AttentionMaps, TokenLayout, sample_key_drops  # noqa: E402
+from dropkey_lib.schedules import SCHEDULES  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -101,9 +102,9 @@ def test_plot_grid_values_dropped_fraction_and_schedules():
     ax = plots.plot_dropped_fraction([0.1, 0.2, 0.3], {"block 3": [0.1, 0.2, 0.3], "naive": [0.08, 0.15, 0.22]})
     assert len(ax.lines) == 3  # the diagonal and two curves
     ax = plots.plot_schedules(0.1, 6, extra={"stochastic depth": np.linspace(0, 0.1, 6)})
-    assert len(ax.lines) == 5  # three schedules, the extra curve, the mean line
-    np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.2, 0.16, 0.12, 0.08, 0.04, 0.0])
-    assert ax.lines[3].get_linestyle() == "--"
+    assert len(ax.lines) == len(SCHEDULES) + 2  # every schedule, the extra curve, the mean line
+    np.testing.assert_allclose(ax.lines[SCHEDULES.index("linear_down")].get_ydata(), [0.2, 0.16, 0.12, 0.08, 0.04, 0.0])
+    assert ax.lines[len(SCHEDULES)].get_linestyle() == "--"
 
 
 @pytest.mark.parametrize(
