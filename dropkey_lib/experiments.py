@@ -144,10 +144,28 @@ PILOT_CONFIGS = tuple(
     )
 )
 
+# The confirmatory grid of the pre-registered study (results/preregistration.md, part 2), fixed from the pilot before
+# its first run: the 10-seed grid's regime (depth 2, chosen by part 1's rule), DropKey against dropout at 0.1 and 0.3,
+# the three schedules at mean ratio 0.3 with every layer dropping, and the structured variants; 68 seeds.
+CONFIRMATORY_CONFIGS = (
+    ("none", dict(mode="none", drop_ratio=0.0)),
+    *[
+        (f"{mode}-{r}", dict(mode=mode, drop_ratio=r, schedule="constant"))
+        for r in (0.1, 0.3)
+        for mode in ("dropout", "dropkey")
+    ],
+    *[(f"dropkey-0.3-{s}", dict(mode="dropkey", drop_ratio=0.3, schedule=s)) for s in ("down_to_half", "up_from_half")],
+    *[
+        (f"{mode}-0.3", dict(mode=mode, drop_ratio=0.3, schedule="constant", window_size=3))
+        for mode in ("dropkey_block", "dropkey_cross")
+    ],
+)
+
 GRIDS: dict[str, Grid] = {
     "small-data": Grid(SMALL_DATA, SMALL_DATA_CONFIGS, seeds=5),
     "small-data-conv-q1": Grid(SMALL_DATA_CONV, Q1_CONFIGS, seeds=10),
     "pilot-regime": Grid(SMALL_DATA_CONV, PILOT_CONFIGS, seeds=3),
+    "confirmatory": Grid(SMALL_DATA_CONV, CONFIRMATORY_CONFIGS, seeds=68),
     # All of CIFAR-10 with the default recipe's model, for 30 epochs: hours on a CPU, meant for a GPU.
     "full-data": Grid(_pinned(epochs=30), Q1_CONFIGS, seeds=5),
     # A few seconds: for tests and for trying the runner.

@@ -76,7 +76,17 @@ FAMILIES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
         ("dropkey-0.1", "none", "test_accuracy", "higher"),
         ("dropout-0.1", "none", "test_accuracy", "higher"),
     ),
+    # Pre-registered (results/preregistration.md, part 2): judged with margin=CONFIRMATORY_MARGIN, 12 tests.
+    "confirmatory": (
+        ("dropkey-0.1", "dropout-0.1", "test_accuracy", "higher"),  # Q1
+        ("dropkey-0.3", "dropout-0.3", "test_accuracy", "higher"),
+        ("dropkey-0.3-down_to_half", "dropkey-0.3", "test_accuracy", "higher"),  # Q2
+        ("dropkey-0.3-down_to_half", "dropkey-0.3-up_from_half", "test_accuracy", "higher"),
+        ("dropkey_block-0.3", "dropkey-0.3", "test_accuracy", "same"),  # Q3
+        ("dropkey_cross-0.3", "dropkey-0.3", "test_accuracy", "same"),
+    ),
 }
+CONFIRMATORY_MARGIN = 0.005  # half a point of accuracy, fixed before the confirmatory grid's first run
 
 # ------------------------------------------------------------------------------------------------------------------
 # Checking and describing a grid

@@ -22,9 +22,10 @@ CHECKPOINT_INDEX = ROOT / "results" / "checkpoints.json"
 REAL_DATA = os.environ.get("DROPKEY_DATA")
 
 
-# The committed grids: the 5-seed grid of the earlier regime, and the 10-seed grid that answers the first question
-# (notebook 10, section 11). Each must hold every seed its grid was planned with (`experiments.Grid.seeds`).
-COMMITTED_GRIDS = ("small-data", "small-data-conv-q1")
+# The committed grids: the 5-seed grid of the earlier regime, the 10-seed grid that answers the first question
+# (notebook 10, section 11), and the pilot of the pre-registered study (results/preregistration.md). Each must hold
+# every seed its grid was planned with (`experiments.Grid.seeds`).
+COMMITTED_GRIDS = ("small-data", "small-data-conv-q1", "pilot-regime")
 
 
 @pytest.mark.parametrize("grid", COMMITTED_GRIDS)
