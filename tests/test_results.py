@@ -37,7 +37,23 @@ def test_every_configuration_of_a_committed_grid_has_the_same_seeds_so_every_com
     assert len(results) == len(spec.configs) * spec.seeds
 
 
-@pytest.mark.parametrize("grid", COMMITTED_GRIDS)
+# The confirmatory grid of the pre-registered study runs in parts (results/preregistration.md, "Running protocol"):
+# each part commits whole seeds, from seed 0, with every configuration, until all of the grid's seeds are in.
+GRIDS_IN_PARTS = ("confirmatory",)
+
+
+@pytest.mark.parametrize("grid", GRIDS_IN_PARTS)
+def test_a_grid_run_in_parts_holds_whole_seeds_from_seed_0_with_every_configuration(grid):
+    spec = GRIDS[grid]
+    results = load_results(ROOT / "results" / grid)
+    if not results:
+        return  # no part has run yet
+    seeds = verdicts.check_grid(results, [name for name, _ in spec.configs], min_seeds=1)
+    assert seeds == list(range(len(seeds))) and len(seeds) <= spec.seeds
+    assert len(results) == len(spec.configs) * len(seeds)
+
+
+@pytest.mark.parametrize("grid", COMMITTED_GRIDS + GRIDS_IN_PARTS)
 def test_every_committed_run_used_its_grid_configuration_and_the_real_data(grid):
     for m in load_results(ROOT / "results" / grid):
         assert TrainConfig.from_dict(m["config"]) == GRIDS[grid].run_config(m["run"], m["seed"])
