@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .checks import check_choice, check_drop_ratio, check_positive_int
-from .schedules import SCHEDULES, drop_ratios
+from .schedules import DEFAULT_SCHEDULE, SCHEDULES, drop_ratios
 
 MODES = ("none", "dropout", "dropkey", "dropkey_block", "dropkey_cross")
 STRUCTURED_MODES = ("dropkey_block", "dropkey_cross")
@@ -61,7 +61,7 @@ class DropConfig:
 
     mode: str = "dropkey"  # one of MODES
     drop_ratio: float = 0.1  # mean drop ratio over the layers, in [0, 1)
-    schedule: str = "linear_down"  # how the ratio changes with depth, one of schedules.SCHEDULES
+    schedule: str = DEFAULT_SCHEDULE  # how the ratio changes with depth, one of schedules.SCHEDULES
     window_size: int = 3  # side of the block / cross windows of the structured modes (odd)
 
     def __post_init__(self) -> None:

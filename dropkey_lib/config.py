@@ -64,7 +64,7 @@ class ViTConfig:
         check_choice(self.pool, POOLS, "pool")
         if not isinstance(self.drop, DropConfig):
             raise ValueError(f"drop must be a DropConfig, got {self.drop!r}")
-        self.drop.layer_ratios(self.depth)  # the schedule must fit this depth (linear schedules: ratio < 0.5)
+        self.drop.layer_ratios(self.depth)  # the schedule must fit this depth (`schedules.max_drop_ratio`)
 
     @property
     def layout(self) -> TokenLayout:

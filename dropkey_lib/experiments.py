@@ -236,6 +236,7 @@ def run_one(run: GridRun, grid_dir: Path, data: str | None = None, threads: int 
         "run": run.name,
         "seed": run.config.seed,
         "config": run.config.to_dict(),
+        "layer_drop_ratios": run.config.model.drop.layer_ratios(run.config.model.depth),  # first layer first
         "test_accuracy": test_accuracy,  # on every test image
         "test_loss": test_loss,
         "clean_train_accuracy": clean_train_accuracy,  # eval mode, unaugmented, every training image the run used

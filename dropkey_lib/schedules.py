@@ -12,6 +12,10 @@ total amount and can be compared fairly. With a single layer every schedule is j
   last (first) layer drops nothing, so with 2 layers DropKey acts in one layer only;
 - `down_to_half` goes from 1.5 * drop_ratio to 0.5 * drop_ratio and `up_from_half` the other way: every layer
   drops keys, which keeps "where keys are dropped" apart from "how many" when schedules are compared.
+
+`DEFAULT_SCHEDULE`, `down_to_half`, is the course's reading of the paper's "decreasing": with the default two blocks
+it gives 0.15 and 0.05 at mean ratio 0.1, so DropKey acts in every attention layer (`linear_down` would give 0.2 and
+0.0: DropKey in the first block only). The other readings stay available by name, with their old meanings.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from __future__ import annotations
 from .checks import check_choice, check_drop_ratio, check_positive_int
 
 SCHEDULES = ("constant", "linear_down", "linear_up", "down_to_half", "up_from_half")
+
+# The schedule of the default model and of `interop.apply_dropkey`: decreasing with depth, every layer dropping.
+DEFAULT_SCHEDULE = "down_to_half"
 
 # The first and last layer's ratio of each linear schedule, as multiples of the mean ratio.
 _ENDS = {"linear_down": (2.0, 0.0), "linear_up": (0.0, 2.0), "down_to_half": (1.5, 0.5), "up_from_half": (0.5, 1.5)}
@@ -33,7 +40,7 @@ SCHEDULE_LABELS = {
 }
 
 
-def drop_ratios(drop_ratio: float, depth: int, schedule: str = "linear_down") -> list[float]:
+def drop_ratios(drop_ratio: float, depth: int, schedule: str = DEFAULT_SCHEDULE) -> list[float]:
     """Per-layer drop ratios, first layer first, whose mean is `drop_ratio`.
 
     >>> drop_ratios(0.1, 3, "linear_down")

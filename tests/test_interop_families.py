@@ -32,7 +32,7 @@ from dropkey_lib.interop import (
     dropkey_report,
 )
 from dropkey_lib.interop.families import class_name
-from dropkey_lib.schedules import drop_ratios
+from dropkey_lib.schedules import DEFAULT_SCHEDULE, drop_ratios
 
 timm = pytest.importorskip("timm")
 from timm_models import FAMILY_MODELS  # noqa: E402  (needs timm)
@@ -133,8 +133,9 @@ def test_family_converts_keeps_its_weights_and_eval_output_and_drops_at_each_lay
     depth = {c.name: c.depth for c in report.converted}
     assert [depth[n] for n in calls] == sorted(depth[n] for n in calls)
 
-    # Each layer's ratio is the schedule's at its depth.
-    ratios = drop_ratios(MEAN_RATIO, report.depth, "linear_down")
+    # Each layer's ratio is the default schedule's at its depth, and every layer drops keys.
+    ratios = drop_ratios(MEAN_RATIO, report.depth, DEFAULT_SCHEDULE)
+    assert min(ratios) > 0
     assert all(layers[c.name].dropkey.drop_ratio == pytest.approx(ratios[c.depth]) for c in report.converted)
 
     # Training with masks that drop nothing, through timm's explicit softmax: the original model in training mode.

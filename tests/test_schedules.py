@@ -2,6 +2,7 @@
 
 import pytest
 
+from dropkey_lib.config import TrainConfig
 from dropkey_lib.schedules import SCHEDULES, drop_ratios, max_drop_ratio
 
 
@@ -83,3 +84,15 @@ def test_every_layer_drops_keys_with_the_half_schedules_even_with_two_layers(sch
 def test_linear_down_leaves_the_last_layer_without_drops():
     # Why the half schedules exist: with 2 layers the full-range schedule drops keys in one layer only.
     assert drop_ratios(0.1, 2, "linear_down") == [0.2, 0.0]
+
+
+def test_the_default_schedule_decreases_with_depth_and_drops_keys_in_every_layer():
+    for depth in (2, 4, 12):
+        ratios = drop_ratios(0.1, depth)
+        assert ratios == sorted(ratios, reverse=True) and ratios[0] > ratios[-1] > 0
+
+
+def test_the_default_model_drops_keys_in_every_attention_layer():
+    config = TrainConfig()
+    ratios = config.model.drop.layer_ratios(config.model.depth)
+    assert ratios == pytest.approx([0.15, 0.05])

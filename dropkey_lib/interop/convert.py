@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from ..attention_config import STRUCTURED_MODES, DropConfig
+from ..schedules import DEFAULT_SCHEDULE
 from .adapter import DropKeyAdapter, adapt
 from .depth import depth_levels
 from .families import FAMILIES, TIMM_ATTENTION, Family, class_name, family_of, refusal_of
@@ -146,7 +147,7 @@ def check_structured(mode: str, convertible: list[tuple[str, nn.Module]], grid_s
 def apply_dropkey(
     model: nn.Module,
     drop_ratio: float,
-    schedule: str = "linear_down",
+    schedule: str = DEFAULT_SCHEDULE,
     mode: str = "dropkey",
     *,
     grid_size: tuple[int, int] | None = None,
@@ -160,7 +161,8 @@ def apply_dropkey(
     drop_ratio: the mean drop ratio over the model's depths. A layer's depth is that of its block (stages in order,
         blocks in order within a stage; parallel branches at the same depth share it: see `depth`), counted over
         every attention-like layer of the model, converted or not; depth d of D gets
-        `schedules.drop_ratios(drop_ratio, D, schedule)[d]`.
+        `schedules.drop_ratios(drop_ratio, D, schedule)[d]`; the default schedule, `down_to_half`, decreases with
+        depth and keeps every layer dropping (`schedules.DEFAULT_SCHEDULE`).
     mode: one of `attention_config.MODES`. The structured modes (dropkey_block, dropkey_cross) need each layer's
         keys on the patch grid: windows and pooled grids are found from the number of keys; timm's
         `VisionTransformer` attention takes `grid_size` (default `model.patch_embed.grid_size`) and
