@@ -5,9 +5,10 @@
    DropKey (cheap mask sampler + fused `scaled_dot_product_attention`).
 2. Training throughput (images/s), on random images so that data loading is not measured, of the default TinyViT
    (convolutional stem) and of the patch-embedding TinyViT (`stem="patch"`), each with no drop and with DropKey
-   (mean ratio 0.1, decreasing with depth), and of timm's `VisionTransformer` built with the patch model's shape
-   (random weights; needs timm, a dev dependency, and is skipped without it). It prints the ratios DropKey / no drop
-   and TinyViT / timm.
+   (mean ratio 0.1, decreasing with depth, every block dropping), of the default TinyViT with DropKey in its first
+   block only (`linear_down`, the default schedule before `down_to_half`), and of timm's `VisionTransformer` built
+   with the patch model's shape (random weights; needs timm, a dev dependency, and is skipped without it). It prints
+   the ratios DropKey / no drop and TinyViT / timm.
 3. DropKey against timm's own attention dropout (`attn_drop_rate`, after the softmax) at the same constant ratio,
    in two timm families: the same `VisionTransformer` and a small Swin Transformer for 32x32 images (shifted
    windows, relative position bias), converted by `interop.apply_dropkey` (needs timm; skipped without it).
@@ -90,7 +91,8 @@ ATTENTION_KEYS = ("plain", "dropout", "reference", "fast")
 
 def measurement_values(attention_times: dict[str, float], training_times: dict, batch: int) -> dict[str, dict]:
     """The bench's numbers as measurement values: `attention.<variant>` in ms (keys `ATTENTION_KEYS`),
-    `training.<model>.<regulariser>` in images/s, and the ratios `ratio.<model>.dropkey` (DropKey / no drop) and
+    `training.<model>.<regulariser>` in images/s, and the ratios `ratio.<model>.dropkey` (DropKey / no drop),
+    `ratio.default.first_block` (DropKey in the first block only / no drop) and
     `ratio.patch.timm` (TinyViT stem='patch' / timm), as printed."""
     values = {
         f"attention.{key}": measurements.value(round(seconds * 1e3, 2), "ms")
@@ -98,9 +100,9 @@ def measurement_values(attention_times: dict[str, float], training_times: dict, 
     }
     for (model, mode), seconds in training_times.items():
         values[f"training.{model}.{mode}"] = measurements.value(round(batch / seconds, 1), "images/s")
-    for model in ("default", "patch"):
-        ratio = training_times[model, "none"] / training_times[model, "dropkey"]
-        values[f"ratio.{model}.dropkey"] = measurements.value(round(ratio, 3), "x")
+    for model, mode in (("default", "dropkey"), ("patch", "dropkey"), ("default", "first_block")):
+        ratio = training_times[model, "none"] / training_times[model, mode]
+        values[f"ratio.{model}.{mode}"] = measurements.value(round(ratio, 3), "x")
     if ("timm", "none") in training_times:
         ratio = training_times["timm", "none"] / training_times["patch", "none"]
         values["ratio.patch.timm"] = measurements.value(round(ratio, 3), "x")
@@ -185,8 +187,10 @@ def training_step(model: torch.nn.Module, images: torch.Tensor, labels: torch.Te
 
 def training_variants(batch: int = 64, with_timm: bool = True) -> dict:
     """One optimizer step of the default TinyViT and of the patch-stem TinyViT, each without and with DropKey,
-    and of timm's `VisionTransformer` twin of the patch-stem model (`timm_twin`, when timm is installed), all on
-    the same fixed random batch. Keys: (model, regulariser) pairs, e.g. ("default", "dropkey") or ("timm", "none")."""
+    of the default TinyViT with DropKey in its first block only (the schedule `linear_down`, the default before
+    `down_to_half`: what dropping in every block costs), and of timm's `VisionTransformer` twin of the patch-stem
+    model (`timm_twin`, when timm is installed), all on the same fixed random batch. Keys: (model, regulariser)
+    pairs, e.g. ("default", "dropkey"), ("default", "first_block") or ("timm", "none")."""
     images = torch.rand(batch, 3, 32, 32)
     labels = torch.randint(0, 10, (batch,))
     default = ViTConfig()
@@ -197,6 +201,9 @@ def training_variants(batch: int = 64, with_timm: bool = True) -> dict:
             torch.manual_seed(0)
             model_config = replace(config, drop=DropConfig(mode="none")) if mode == "none" else config
             variants[name, mode] = training_step(TinyViT(model_config), images, labels)
+    torch.manual_seed(0)
+    first_block = replace(default, drop=replace(default.drop, schedule="linear_down"))
+    variants["default", "first_block"] = training_step(TinyViT(first_block), images, labels)
     if with_timm:
         torch.manual_seed(0)
         variants["timm", "none"] = training_step(timm_twin(models["patch"]), images, labels)
@@ -258,7 +265,11 @@ def tinyvit_tables(args: argparse.Namespace) -> dict:
         "patch": f"TinyViT, stem='patch' (pool={config.pool!r})",
         "timm": "timm VisionTransformer, same shape as stem='patch'",
     }
-    regularisers = {"none": "no drop", "dropkey": f"DropKey (mean r={config.drop.drop_ratio}, {config.drop.schedule})"}
+    regularisers = {
+        "none": "no drop",
+        "dropkey": f"DropKey (mean r={config.drop.drop_ratio}, {config.drop.schedule})",
+        "first_block": f"DropKey (mean r={config.drop.drop_ratio}, linear_down: first block only)",
+    }
     print(f"\n| training step (batch {args.batch}, AdamW) | images/s | vs no drop |")
     print("|---|---:|---:|")
     for (model, mode), seconds in training_times.items():
@@ -270,6 +281,8 @@ def tinyvit_tables(args: argparse.Namespace) -> dict:
     for model in ("default", "patch"):
         ratio = training_times[model, "none"] / training_times[model, "dropkey"]
         print(f"DropKey / no drop, {names[model]}: {ratio:.3f}x training throughput")
+    ratio = training_times["default", "none"] / training_times["default", "first_block"]
+    print(f"DropKey in the first block only / no drop, {names['default']}: {ratio:.3f}x training throughput")
     if with_timm:
         ratio = training_times["timm", "none"] / training_times["patch", "none"]
         print(f"TinyViT stem='patch' / timm VisionTransformer, no drop: {ratio:.3f}x training throughput")

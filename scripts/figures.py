@@ -172,6 +172,19 @@ def measured(name: str, key: str) -> float:
 # The grids (notebook 10)
 
 
+def grid_progress(name: str) -> str:
+    """How far a grid run in parts has come: '3 of 68 seeds', counting the seeds finished with every configuration
+    (the counts only: no result of a run is read, as the pre-registration's running protocol requires)."""
+    spec = GRIDS[name]
+    folder = root() / "results" / name
+    done = [
+        seed
+        for seed in range(spec.seeds)
+        if all((folder / run / f"seed{seed}" / "metrics.json").is_file() for run, _ in spec.configs)
+    ]
+    return f"{len(done)} of {spec.seeds} seeds"
+
+
 def run_count(name: str) -> str:
     """How many runs a grid has: '55'."""
     return str(len(grid(name)))
@@ -750,7 +763,8 @@ ATTENTION_ROWS = {
 }
 TRAINING_ROWS = {
     ("default", "none"): "TinyViT, default, no drop",
-    ("default", "dropkey"): "TinyViT, default, DropKey (mean r=0.1, decreasing)",
+    ("default", "dropkey"): "TinyViT, default, DropKey (mean r=0.1, `down_to_half`: both blocks)",
+    ("default", "first_block"): "TinyViT, default, DropKey (mean r=0.1, `linear_down`: first block only)",
     ("patch", "none"): "TinyViT, stem='patch', no drop",
     ("patch", "dropkey"): "TinyViT, stem='patch', DropKey",
     ("timm", "none"): "timm `VisionTransformer`, stem='patch' shape, no drop",
@@ -768,7 +782,7 @@ def _training_cells(name: str, model: str, mode: str) -> list[str]:
         return [speed, f"TinyViT {ratio(name, 'ratio.patch.timm', bold=True)} timm"]
     if mode == "none":
         return [speed, "1.000x"]
-    return [speed, ratio(name, f"ratio.{model}.dropkey", bold=model == "default")]
+    return [speed, ratio(name, f"ratio.{model}.{mode}", bold=(model, mode) == ("default", "dropkey"))]
 
 
 def bench_table(kind: str, runs: tuple[str, ...] = ("bench-1-thread", "bench-2-threads")) -> str:
@@ -833,31 +847,30 @@ def series_minutes() -> str:
     return f"{float(series_seconds()) / 60:.0f}"
 
 
-def largest_cpu_notebook() -> tuple[str, float]:
-    """The notebook with the largest kernel peak among those measured with the CPU build (no note on the value)."""
+def _cpu_kernel_peaks() -> dict[str, float]:
+    """Each notebook's kernel peak with the CPU build: `notebooks` for those it measured with it (no note on the
+    value), and `notebook-12-cpu` for notebook 12, measured on its own with a CPU torchvision."""
     values = measurement("notebooks")["values"]
     peaks = {
         stem: values[f"{stem}.kernel_peak_mb"]["value"]
         for stem in _notebook_stems()
         if not values[f"{stem}.kernel_peak_mb"].get("note")
     }
+    peaks["12_dropkey_in_timm"] = measured("notebook-12-cpu", "12_dropkey_in_timm.kernel_peak_mb")
+    return peaks
+
+
+def largest_cpu_notebook() -> tuple[str, float]:
+    """The notebook with the largest kernel peak with the CPU build."""
+    peaks = _cpu_kernel_peaks()
     stem = max(peaks, key=peaks.get)
     return stem, peaks[stem]
 
 
 def largest_cpu_notebook_text() -> str:
-    """'08 at 656': the notebook with the largest kernel peak among those measured with the CPU build, and its MB."""
+    """'12 at 849': the notebook with the largest kernel peak with the CPU build, and its MB."""
     stem, peak = largest_cpu_notebook()
     return f"{stem[:2]} at {peak:,.0f}"
-
-
-def notebook_12_estimate() -> str:
-    """What notebook 12's kernel needs with the CPU-only build, estimated from its measurement with the CUDA build:
-    minus the CUDA build's extra import memory, and minus its torchvision at most, rounded out to 100 MB: '600-800'."""
-    peak = measured("notebooks", "12_dropkey_in_timm.kernel_peak_mb")
-    extra = measured("torch-import-memory", "cuda_build_mb") - measured("torch-import-memory", "cpu_build_mb")
-    high, low = peak - extra, peak - extra - measured("torch-import-memory", "torchvision_cuda_mb")
-    return f"{math.floor(low / 100) * 100}-{math.ceil(high / 100) * 100}"
 
 
 def notebook_title(stem: str) -> str:

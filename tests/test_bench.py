@@ -16,13 +16,15 @@ def test_timm_twin_has_exactly_the_parameters_of_the_patch_stem_model(pool):
 
 def test_training_variants_time_both_stems_with_and_without_dropkey_and_timm():
     variants = bench.training_variants(batch=4)
-    assert set(variants) == {(m, r) for m in ("default", "patch") for r in ("none", "dropkey")} | {("timm", "none")}
+    expected = {(m, r) for m in ("default", "patch") for r in ("none", "dropkey")}
+    assert set(variants) == expected | {("default", "first_block"), ("timm", "none")}
 
 
 def test_bench_prints_every_ratio(capsys):
     bench.main(["--rounds", "1", "--batch", "4"])
     out = capsys.readouterr().out
     assert out.count("DropKey / no drop") == 2
+    assert "DropKey in the first block only / no drop" in out
     assert "TinyViT stem='patch' / timm VisionTransformer" in out
     assert out.count("DropKey / attn_drop, ") == len(bench.TIMM_FAMILIES)
 
@@ -33,7 +35,7 @@ def test_bench_writes_every_number_as_a_measurement_file(tmp_path):
     path = tmp_path / "bench.json"
     bench.main(["--rounds", "1", "--batch", "4", "--json", str(path)])
     written = measurements.read(path)
-    assert {"attention.plain", "attention.fast", "training.default.dropkey", "ratio.default.dropkey"} <= set(
+    assert {"attention.plain", "training.default.dropkey", "ratio.default.dropkey", "ratio.default.first_block"} <= set(
         written["values"]
     )
     assert written["values"]["ratio.patch.timm"]["unit"] == "x"

@@ -190,6 +190,13 @@ def test_chinese_texts_avoid_the_renderings_the_glossary_rejects(path):
     assert not used, f"{path} uses renderings the glossary rejects (rendering, term): {used}"
 
 
+@pytest.mark.parametrize("stem", STEMS)
+def test_the_chinese_summary_cell_of_a_notebook_avoids_the_renderings_the_glossary_rejects(stem):
+    cells = [c for c in notebook(stem)["cells"] if "".join(c["source"]).startswith("**中文摘要**")]
+    used = rejected_renderings("".join("".join(c["source"]) for c in cells))
+    assert not used, f"notebooks/{stem}.ipynb's 中文摘要 uses renderings the glossary rejects: {used}"
+
+
 def test_backbone_is_a_rejected_rendering_of_the_convolutional_stem():
     # 主干 is a backbone (the whole feature extractor) in Chinese vision writing; 词干 is a word stem.
     assert rejected_renderings("带卷积主干的模型") == [("卷积主干", "stem")]
