@@ -65,7 +65,7 @@ def test_table_has_final_metrics_and_the_gap_uses_clean_train_accuracy(run_folde
         assert row["probe_gap"] == pytest.approx(last["probe_train_accuracy"] - last["probe_test_accuracy"])
         assert row["elapsed_seconds"] == pytest.approx(sum(r["seconds"] for r in run.history))
     assert table.rows[1]["drop_ratio"] == "-"  # plain attention has no drop ratio
-    assert table.rows[0]["drop_ratio"] == 0.2 and table.rows[0]["schedule"] == "linear_down"
+    assert table.rows[0]["drop_ratio"] == 0.2 and table.rows[0]["schedule"] == "down_to_half"  # the default
     text, page = str(table), table._repr_html_()
     assert "gap" in text and "dropkey" in text and len(text.splitlines()) == 4  # headings, rule, two runs
     assert page.count("<tr>") == 3 and ">gap</th>" in page

@@ -366,7 +366,7 @@ def test_cli_has_a_flag_for_every_config_field():
 
 def test_cli_prints_the_drop_ratio_of_every_layer(tmp_path, capsys):
     main(["--quick", "--epochs", "1", "--train-size", "100", "--depth", "3", "--out", str(tmp_path / "run")])
-    assert "drop ratio per layer, first to last: 0.2, 0.1, 0" in capsys.readouterr().out
+    assert "drop ratio per layer, first to last: 0.15, 0.1, 0.05" in capsys.readouterr().out
 
 
 def test_a_checkpoint_holds_the_config_once(tmp_path):
