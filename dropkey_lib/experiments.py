@@ -37,6 +37,7 @@ The paper's claims (see docs/paper-notes.md §2):
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -48,7 +49,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -66,11 +67,14 @@ from .train import TrainConfig, evaluate, train
 class Grid:
     """A grid of paired runs, pinned: the base config every run starts from (its model included, so that a change
     of the library's defaults never changes a grid), each configuration's changes to it, and the number of seeds it
-    is meant to run with (`dropkey-experiments GRID` runs that many unless --seeds says otherwise)."""
+    is meant to run with (`dropkey-experiments GRID` runs that many unless --seeds says otherwise). A `blind` grid
+    (the pre-registered confirmatory grid, run in parts and analysed once, when complete) never prints a run's outcome
+    while it runs: its log says which runs finished, not how they did."""
 
     base: TrainConfig
     configs: tuple[tuple[str, dict], ...]  # (configuration name, changes by config field name)
     seeds: int
+    blind: bool = False
 
     def run_config(self, name: str, seed: int) -> TrainConfig:
         """The config of configuration `name` with seed `seed`."""
@@ -165,7 +169,7 @@ GRIDS: dict[str, Grid] = {
     "small-data": Grid(SMALL_DATA, SMALL_DATA_CONFIGS, seeds=5),
     "small-data-conv-q1": Grid(SMALL_DATA_CONV, Q1_CONFIGS, seeds=10),
     "pilot-regime": Grid(SMALL_DATA_CONV, PILOT_CONFIGS, seeds=3),
-    "confirmatory": Grid(SMALL_DATA_CONV, CONFIRMATORY_CONFIGS, seeds=68),
+    "confirmatory": Grid(SMALL_DATA_CONV, CONFIRMATORY_CONFIGS, seeds=68, blind=True),
     # All of CIFAR-10 with the default recipe's model, for 30 epochs: hours on a CPU, meant for a GPU.
     "full-data": Grid(_pinned(epochs=30), Q1_CONFIGS, seeds=5),
     # A few seconds: for tests and for trying the runner.
@@ -268,13 +272,14 @@ def run_grid(
     check_positive_int(workers, "workers")
     pending = [run for run in runs if not rundir.is_finished(grid_dir / run.folder)]
     print(f"{grid}: {len(runs)} runs, {len(runs) - len(pending)} already finished, {len(pending)} to go -> {grid_dir}")
+    report = functools.partial(print_run_result, blind=GRIDS[grid].blind)
     if scheduler is not None:
-        _run_on_dask(pending, grid_dir, data, scheduler, desc=grid)
+        _run_on_dask(pending, grid_dir, data, scheduler, grid, report)
     elif workers > 1:
-        _run_on_pool(pending, grid_dir, data, workers, desc=grid)
+        _run_on_pool(pending, grid_dir, data, workers, grid, report)
     else:
         for run in tqdm(pending, desc=grid, unit="run"):
-            print_run_result(run_one(run, grid_dir, data))
+            report(run_one(run, grid_dir, data))
     return load_results(grid_dir)
 
 
@@ -283,8 +288,15 @@ def run_grid(
 POOL_RESTARTS = 3
 
 
-def _run_on_pool(pending: Sequence[GridRun], grid_dir: Path, data: str | None, workers: int, desc: str) -> None:
-    """Run `pending` on a local pool of `workers` processes (one torch thread each), printing each result.
+def _run_on_pool(
+    pending: Sequence[GridRun],
+    grid_dir: Path,
+    data: str | None,
+    workers: int,
+    desc: str,
+    report: Callable[[dict | None], None],
+) -> None:
+    """Run `pending` on a local pool of `workers` processes (one torch thread each), `report`ing each result.
 
     A worker that dies breaks Python's pool: it stops the other workers and fails every run not finished with
     BrokenProcessPool. Those runs go to a fresh pool, where each resumes from its last checkpoint; a finished run
@@ -302,7 +314,7 @@ def _run_on_pool(pending: Sequence[GridRun], grid_dir: Path, data: str | None, w
                     if isinstance(future.exception(), BrokenProcessPool):
                         broken = True
                     else:
-                        print_run_result(future.result())
+                        report(future.result())
             # Leaving the `with` waits for the pool's processes to end: none of them still holds a run.
             left = [run for run in left if not rundir.is_finished(grid_dir / run.folder)]
             bar.update(len(pending) - len(left) - bar.n)
@@ -320,8 +332,15 @@ def _run_on_pool(pending: Sequence[GridRun], grid_dir: Path, data: str | None, w
 DASK_RETRIES = 2
 
 
-def _run_on_dask(pending: Sequence[GridRun], grid_dir: Path, data: str | None, scheduler: str, desc: str) -> None:
-    """Submit the pending runs to the Dask cluster at `scheduler` and print each result as it arrives."""
+def _run_on_dask(
+    pending: Sequence[GridRun],
+    grid_dir: Path,
+    data: str | None,
+    scheduler: str,
+    desc: str,
+    report: Callable[[dict | None], None],
+) -> None:
+    """Submit the pending runs to the Dask cluster at `scheduler` and `report` each result as it arrives."""
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -335,12 +354,16 @@ def _run_on_dask(pending: Sequence[GridRun], grid_dir: Path, data: str | None, s
     with Client(scheduler) as client:
         futures = [client.submit(run_one, run, grid_dir, data, 1, pure=False, retries=DASK_RETRIES) for run in pending]
         for future in tqdm(dask_completed(futures), total=len(futures), desc=desc, unit="run"):
-            print_run_result(future.result())
+            report(future.result())
 
 
-def print_run_result(metrics: dict | None) -> None:
-    """One line per finished run in the grid's log (nothing for a run another process trains: `run_one`)."""
+def print_run_result(metrics: dict | None, blind: bool = False) -> None:
+    """One line per finished run in the grid's log (nothing for a run another process trains: `run_one`); for a
+    `blind` grid, only which run finished."""
     if metrics is None:
+        return
+    if blind:
+        tqdm.write(f"{metrics['run']} seed {metrics['seed']}: finished (a blind grid: no outcome is shown)")
         return
     tqdm.write(
         f"{metrics['run']} seed {metrics['seed']}: test {metrics['test_accuracy']:.1%}, "

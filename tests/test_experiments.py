@@ -19,6 +19,7 @@ from dropkey_lib.experiments import (
     grid_runs,
     load_results,
     main,
+    print_run_result,
     run_grid,
     run_one,
 )
@@ -82,6 +83,24 @@ def test_a_grid_writes_metrics_and_skips_finished_runs(tmp_path, capsys):
     run_grid("smoke", tmp_path, seeds=1)
     assert "2 already finished, 0 to go" in capsys.readouterr().out
     assert load_results(tmp_path / "smoke") == results
+
+
+FINISHED = {"run": "dropkey-0.1", "seed": 3, "test_accuracy": 0.4321, "gap": 0.15, "train_seconds": 99.0}
+
+
+def test_a_finished_run_is_reported_with_its_outcome(capsys):
+    print_run_result(FINISHED)
+    assert "dropkey-0.1 seed 3: test 43.2%" in capsys.readouterr().out
+
+
+def test_a_blind_grid_reports_which_run_finished_but_not_its_outcome(capsys):
+    print_run_result(FINISHED, blind=True)
+    out = capsys.readouterr().out
+    assert "dropkey-0.1 seed 3: finished" in out and "43" not in out and "%" not in out
+
+
+def test_the_confirmatory_grid_is_blind_and_the_exploratory_grids_are_not():
+    assert {name for name, grid in GRIDS.items() if grid.blind} == {"confirmatory"}
 
 
 def test_an_exported_checkpoint_loads_and_records_its_accuracy(tmp_path):
