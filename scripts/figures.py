@@ -172,9 +172,9 @@ def measured(name: str, key: str) -> float:
 # The grids (notebook 10)
 
 
-def grid_progress(name: str) -> str:
-    """How far a grid run in parts has come: '3 of 68 seeds', counting the seeds finished with every configuration
-    (the counts only: no result of a run is read, as the pre-registration's running protocol requires)."""
+def grid_progress(name: str, lang: str = "en") -> str:
+    """How far a grid run in parts has come: '3 of 68 seeds' ('3/68 个种子'), counting the seeds finished with every
+    configuration (the counts only: no result of a run is read, as the pre-registration's running protocol requires)."""
     spec = GRIDS[name]
     folder = root() / "results" / name
     done = [
@@ -182,7 +182,7 @@ def grid_progress(name: str) -> str:
         for seed in range(spec.seeds)
         if all((folder / run / f"seed{seed}" / "metrics.json").is_file() for run, _ in spec.configs)
     ]
-    return f"{len(done)} of {spec.seeds} seeds"
+    return f"{len(done)}/{spec.seeds} 个种子" if lang == "zh" else f"{len(done)} of {spec.seeds} seeds"
 
 
 def run_count(name: str) -> str:

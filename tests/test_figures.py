@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dropkey_lib import verdicts
+from dropkey_lib.experiments import GRIDS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -170,3 +171,15 @@ def test_changing_a_committed_notebook_output_fails_the_check(copy, capsys):
     assert check(copy) != 0
     captured = capsys.readouterr()
     assert "07_tiny_vit.md" in captured.out + captured.err
+
+
+def test_grid_progress_counts_only_seeds_finished_with_every_configuration(tmp_path):
+    configs = [name for name, _ in GRIDS["confirmatory"].configs]
+    for name in configs:
+        (tmp_path / "results" / "confirmatory" / name / "seed0").mkdir(parents=True)
+        (tmp_path / "results" / "confirmatory" / name / "seed0" / "metrics.json").write_text("{}")
+    (tmp_path / "results" / "confirmatory" / configs[0] / "seed1").mkdir()
+    (tmp_path / "results" / "confirmatory" / configs[0] / "seed1" / "metrics.json").write_text("{}")
+    figures.use_root(tmp_path)
+    assert figures.grid_progress("confirmatory") == "1 of 68 seeds"
+    assert figures.grid_progress("confirmatory", "zh") == "1/68 个种子"
