@@ -80,6 +80,7 @@ def test_a_grid_writes_metrics_and_skips_finished_runs(tmp_path, capsys):
     assert {m["run"] for m in results} == {"none", "dropkey-0.2"}
     metrics = json.loads((tmp_path / "smoke" / "dropkey-0.2" / "seed0" / "metrics.json").read_text())
     assert len(metrics["attention_entropy"]) == 2 and "gap" in metrics
+    assert metrics["layer_drop_ratios"] == [0.4, 0.0]  # the pinned schedule, linear_down, first layer first
     run_grid("smoke", tmp_path, seeds=1)
     assert "2 already finished, 0 to go" in capsys.readouterr().out
     assert load_results(tmp_path / "smoke") == results
