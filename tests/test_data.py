@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tarfile
 import urllib.error
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import Tensor
 
 from dropkey_lib import data
 from dropkey_lib.data import CLASSES, DataFormatError, DataNotFoundError, SampleDataWarning
@@ -395,6 +397,72 @@ def test_subset_rejects_a_size_a_class_cannot_fill():
 def test_subset_rejects_bad_sizes(size):
     with pytest.raises(ValueError, match="size"):
         data.subset(random_images(200), torch.arange(200) % 10, size, seed=0)
+
+
+def memory_mapped(images: Tensor, folder: Path) -> Tensor:
+    """`images` saved to a file and loaded back memory-mapped, as `load_cached` loads the cache."""
+    torch.save(images, folder / "images.pt")
+    # Written to disk first, as the cache file is long before it is read: the kernel reclaims clean pages only.
+    descriptor = os.open(folder / "images.pt", os.O_RDONLY)
+    os.fsync(descriptor)
+    os.close(descriptor)
+    return torch.load(folder / "images.pt", weights_only=True, mmap=True)
+
+
+def resident_kb(tensor: Tensor) -> int:
+    """Resident memory (kB) of the mapping that holds `tensor`, from /proc/self/smaps."""
+    address, inside = tensor.data_ptr(), False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            start, stop = (int(bound, 16) for bound in line.split()[0].split("-"))
+            inside = start <= address < stop
+        elif inside and line.startswith("Rss:"):
+            return int(line.split()[1])
+    raise AssertionError("no mapping holds the tensor")
+
+
+linux_only = pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/self/maps (Linux)")
+
+
+@linux_only
+def test_a_memory_mapped_tensor_is_file_backed_and_one_in_memory_is_not(tmp_path):
+    images = random_images(64)
+    assert data.is_file_backed(memory_mapped(images, tmp_path)) and not data.is_file_backed(images)
+
+
+@linux_only
+def test_gathering_rows_of_a_memory_mapped_tensor_part_by_part_equals_indexing(tmp_path):
+    images = random_images(300)
+    mapped = memory_mapped(images, tmp_path)
+    index = torch.tensor([0, 1, 2, 50, 51, 170, 298, 299])  # parts without a row, with one, with several
+    rows = data.gather_rows(mapped, index, chunk_bytes=20 * 3 * 32 * 32)  # parts of 20 images
+    assert torch.equal(rows, images[index]) and torch.equal(mapped, images)
+
+
+def test_gathering_rows_of_a_tensor_in_memory_is_indexing():
+    images = random_images(50)
+    index = torch.tensor([3, 7, 49])
+    assert torch.equal(data.gather_rows(images, index), images[index])
+
+
+@linux_only
+def test_subset_of_a_memory_mapped_set_equals_the_subset_in_memory(tmp_path):
+    images, labels = random_images(400), torch.arange(400) % 10
+    got_images, got_labels = data.subset(memory_mapped(images, tmp_path), labels, 120, seed=3)
+    want_images, want_labels = data.subset(images, labels, 120, seed=3)
+    assert torch.equal(got_images, want_images) and torch.equal(got_labels, want_labels)
+
+
+@linux_only
+def test_gathering_from_a_memory_mapped_file_leaves_at_most_one_part_of_it_resident(tmp_path):
+    mapped = memory_mapped(random_images(2_000), tmp_path)  # 6 MB
+    mapped.sum()  # every page resident, as after reading the whole file
+    if not data.release_file_pages(mapped, 0, mapped.numel()):
+        pytest.skip("this kernel has no MADV_PAGEOUT (Linux < 5.4)")
+    mapped.sum()
+    assert resident_kb(mapped) > 5_000
+    data.gather_rows(mapped, torch.arange(0, 2_000, 12), chunk_bytes=1 << 20)
+    assert resident_kb(mapped) <= 1_100, "more than one 1 MB part of the file stayed resident"
 
 
 # --------------------------------------------------------------------------------------------------------------
