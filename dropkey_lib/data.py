@@ -511,7 +511,9 @@ def gather_rows(images: Tensor, index: Tensor, chunk_bytes: int = 4 << 20) -> Te
     Why: `load_cached` memory-maps the cache file. Reading one image in twelve (a 4,000-image subset) touches few
     pages, but Linux reads the neighbours of every page it faults in, so almost the whole 150 MB training set would
     stay resident and count against the kernel's memory (Binder: 1 GB). Releasing each part of the file once its
-    rows are copied keeps one part resident. Tensors in ordinary memory are indexed directly.
+    rows are copied keeps one part resident. Pages that another process maps as well (a second kernel reading the
+    same cache) stay resident: the kernel releases only pages this process alone maps. Tensors in ordinary memory
+    are indexed directly.
     """
     if len(index) == 0 or not images.is_contiguous() or not is_file_backed(images):
         return images[index]
