@@ -2,7 +2,7 @@
 
 Every `check_*` takes your answer, a function, runs it on inputs of its own and then
 
-- prints one line starting with "Correct" when the answer is right;
+- prints one line starting with "Correct" ("正确" in Chinese) when the answer is right;
 - raises `AssertionError` with a message that says what is wrong and how to think about it when it is not;
 - prints a "not attempted yet" line, and raises nothing, when your function raises `NotImplementedError`. The
   notebooks ship in that state, so they run from top to bottom before you have written anything.
@@ -14,6 +14,10 @@ why); the wrong answers the checkers are built to catch miss by hundreds of stan
 numbers with exact ones allow for float32 (a relative 1e-5, see `_grading.RTOL`), so an answer computed in torch's
 default dtype passes; when a failing answer looks like float32, the message says so, and it prints enough digits
 to show the difference.
+
+The messages are English unless a notebook asks for Chinese with `dropkey_lib.i18n.use_language("zh_CN")`: every
+message is written as `_("English text with {placeholders}").format(...)`, translated when the checker runs, from
+the catalog dropkey_lib/locale/zh_CN/LC_MESSAGES/dropkey_lib.po (`dropkey_lib.i18n` says how to add or change one).
 
 The checkers live by subject: `attention` (01, 02, 06), `derivations` (03, 04), `training` (05, 07, 08); the
 machinery they share is in `_grading`. `grade(check, answer)` (module `marking`) runs a checker as a graded test: the

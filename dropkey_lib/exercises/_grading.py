@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..i18n import _
+
 DROPPED = 1e-20  # a weight below this counts as dropped (softmax weights of the checkers' scores are above 1e-9)
 Z_LIMIT = 6.0  # a statistic this many standard errors from its expectation fails: P(|Z| > 6) = 2e-9
 CORRELATION_LIMIT = 0.1  # drop patterns that should be independent: |corr| is ~0.003 here, shared masks give 1
@@ -44,13 +46,19 @@ def _checker(check: Callable[..., str]) -> Callable[..., None]:
     @functools.wraps(check)
     def run(answer: Any, **cases: Any) -> None:
         if not callable(answer):
-            raise TypeError(f"{check.__name__} takes your function, got {type(answer).__name__}: {answer!r}")
+            raise TypeError(
+                _("{checker} takes your function, got {type_name}: {answer!r}").format(
+                    checker=check.__name__, type_name=type(answer).__name__, answer=answer
+                )
+            )
         try:
             message = check(answer, **cases)
         except _NotAttempted:
             print(
-                f"{check.__name__}: not attempted yet. Replace `raise NotImplementedError` in "
-                f"{_name(answer)} with your code and rerun this cell."
+                _(
+                    "{checker}: not attempted yet. Replace `raise NotImplementedError` in {function} with your code "
+                    "and rerun this cell."
+                ).format(checker=check.__name__, function=_name(answer))
             )
             return
         print(message)
@@ -67,16 +75,18 @@ def _call(answer: Callable, *args: Any) -> Any:
     except Exception as error:
         shown = ", ".join(_describe(a) for a in args)
         raise AssertionError(
-            f"{_name(answer)}({shown}) raised {type(error).__name__}: {error}\n"
-            "Your function must run without an error on these inputs (the traceback above shows where it failed)."
+            _(
+                "{function}({arguments}) raised {error_type}: {error}\n"
+                "Your function must run without an error on these inputs (the traceback above shows where it failed)."
+            ).format(function=_name(answer), arguments=shown, error_type=type(error).__name__, error=error)
         ) from error
 
 
 def _describe(value: Any) -> str:
     if isinstance(value, Tensor):
-        return f"tensor of shape {tuple(value.shape)}"
+        return _("tensor of shape {shape}").format(shape=tuple(value.shape))
     if isinstance(value, np.ndarray):
-        return f"array of shape {value.shape}"
+        return _("array of shape {shape}").format(shape=value.shape)
     return repr(value)
 
 
@@ -112,11 +122,11 @@ def _precision_note(values: Any) -> str:
     larger than float32 rounding, which the tolerance allows for."""
     if not _looks_float32(values):
         return ""
-    return (
-        "\nYour numbers look like float32 (torch's default dtype), which keeps about 7 significant digits. The "
-        f"check allows for that (a relative {RTOL:g}), so this difference is more than rounding; to rule rounding "
+    return "\n" + _(
+        "Your numbers look like float32 (torch's default dtype), which keeps about 7 significant digits. The "
+        "check allows for that (a relative {rtol:g}), so this difference is more than rounding; to rule rounding "
         "out completely, compute in float64 (dtype=torch.float64, or Python floats)."
-    )
+    ).format(rtol=RTOL)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -132,33 +142,49 @@ def _as_weights(out: Any, like: Tensor, answer: Callable, drop_ratio: float, fro
         out = torch.as_tensor(out)
     if not isinstance(out, Tensor):
         _fail(
-            f"{name} returned a {type(out).__name__}, not a torch.Tensor.",
-            "Return the weights as a tensor (or a NumPy array) with the shape of the input.",
+            _("{name} returned a {type_name}, not a torch.Tensor.").format(name=name, type_name=type(out).__name__),
+            _("Return the weights as a tensor (or a NumPy array) with the shape of the input."),
         )
     if out.shape != like.shape:
         _fail(
-            f"{name} returned shape {tuple(out.shape)} for an input of shape {tuple(like.shape)}.",
-            "The weights have one entry per (..., query, key): the shape of the input.",
+            _("{name} returned shape {shape} for an input of shape {input_shape}.").format(
+                name=name, shape=tuple(out.shape), input_shape=tuple(like.shape)
+            ),
+            _("The weights have one entry per (..., query, key): the shape of the input."),
         )
     if not out.is_floating_point():
-        _fail(f"{name} returned a {out.dtype} tensor.", "Weights are floating-point numbers.")
+        _fail(
+            _("{name} returned a {dtype} tensor.").format(name=name, dtype=out.dtype),
+            _("Weights are floating-point numbers."),
+        )
     if from_logits:
         _check_not_logits(out, like, name)
     if out.isnan().any():
         _fail(
-            f"{name} returned NaN in {int(out.isnan().sum())} of {out.numel()} entries (ratio {drop_ratio}).",
-            "NaN comes from -inf: 0 * -inf is NaN (a mask multiplied by -inf), and a softmax over a row whose "
-            "logits are all -inf is 0/0. Use a large finite negative logit for dropped keys instead: Algorithm 1's "
-            "-1e12, or masked_fill with torch.finfo(scores.dtype).min (notebook 02, section 2).",
+            _("{name} returned NaN in {count} of {total} entries (ratio {ratio}).").format(
+                name=name, count=int(out.isnan().sum()), total=out.numel(), ratio=drop_ratio
+            ),
+            _(
+                "NaN comes from -inf: 0 * -inf is NaN (a mask multiplied by -inf), and a softmax over a row whose "
+                "logits are all -inf is 0/0. Use a large finite negative logit for dropped keys instead: Algorithm "
+                "1's -1e12, or masked_fill with torch.finfo(scores.dtype).min (notebook 02, section 2)."
+            ),
         )
     if not out.isfinite().all():
-        _fail(f"{name} returned inf in {int((~out.isfinite()).sum())} entries.", "Weights must be finite numbers.")
+        _fail(
+            _("{name} returned inf in {count} entries.").format(name=name, count=int((~out.isfinite()).sum())),
+            _("Weights must be finite numbers."),
+        )
     if (out < 0).any():
         _fail(
-            f"{int((out < 0).sum())} of the {out.numel()} weights that {name} returned are negative (the smallest "
-            f"is {float(out.min()):.4g}): these are not attention weights.",
-            "Attention weights are probabilities: every one lies in [0, 1], and every row sums to one. Negative "
-            "numbers come from logits or log-probabilities (log_softmax): return softmax(dim=-1) of the logits.",
+            _(
+                "{count} of the {total} weights that {name} returned are negative (the smallest is {smallest:.4g}): "
+                "these are not attention weights."
+            ).format(count=int((out < 0).sum()), total=out.numel(), name=name, smallest=float(out.min())),
+            _(
+                "Attention weights are probabilities: every one lies in [0, 1], and every row sums to one. Negative "
+                "numbers come from logits or log-probabilities (log_softmax): return softmax(dim=-1) of the logits."
+            ),
         )
     return out
 
@@ -172,12 +198,15 @@ def _check_not_logits(out: Tensor, logits: Tensor, name: str) -> None:
         return
     if torch.allclose(out[rest].double(), logits.double()[rest], rtol=1e-5, atol=1e-5):
         _fail(
-            f"{name} returned logits, not weights: its numbers are the scores themselves, with "
-            f"{int(masked.sum())} of {out.numel()} entries hugely negative. They are negative and their rows do not "
-            "sum to one.",
-            "Masking the logits is the first half of DropKey; now apply the softmax over the keys, "
-            "softmax(dim=-1), and return its result: dropped keys then get weight exactly 0 and every row sums "
-            "to one.",
+            _(
+                "{name} returned logits, not weights: its numbers are the scores themselves, with {count} of {total} "
+                "entries hugely negative. They are negative and their rows do not sum to one."
+            ).format(name=name, count=int(masked.sum()), total=out.numel()),
+            _(
+                "Masking the logits is the first half of DropKey; now apply the softmax over the keys, "
+                "softmax(dim=-1), and return its result: dropped keys then get weight exactly 0 and every row sums "
+                "to one."
+            ),
         )
 
 
@@ -187,13 +216,15 @@ def _calls(answer: Callable, inputs: Tensor, drop_ratio: float, draws: int, from
     `_as_weights`."""
     original = inputs.clone()
     outputs = []
-    for _ in range(draws):
+    for _draw in range(draws):
         out = _as_weights(_call(answer, inputs, drop_ratio), inputs, answer, drop_ratio, from_logits)
         if not torch.equal(inputs, original):
             _fail(
-                f"{_name(answer)} changed its input in place.",
-                "Functions like masked_fill_, add_ or `x += ...` modify the tensor you were given. Build a new "
-                "tensor instead (masked_fill, `x = x + ...`).",
+                _("{name} changed its input in place.").format(name=_name(answer)),
+                _(
+                    "Functions like masked_fill_, add_ or `x += ...` modify the tensor you were given. Build a new "
+                    "tensor instead (masked_fill, `x = x + ...`)."
+                ),
             )
         outputs.append(out.detach().float())
     return torch.stack(outputs)
@@ -215,34 +246,46 @@ def _check_independent(drops: Tensor, name: str, kind: str) -> None:
     1 / sqrt(number of pairs), below 0.005 for the checkers' shapes (>= 40,000 pairs), so a limit of 0.1 is more
     than 20 standard errors away; a shared mask has correlation 1.
     """
-    leading = {0: [], 1: ["batch"], 2: ["batch", "head"]}.get(drops.dim() - 3)
-    leading = leading if leading is not None else [f"leading dimension {d}" for d in range(1, drops.dim() - 2)]
-    dims = ["call", *leading, "query", "key"]
-    for dim, label in enumerate(dims):
+    leading = {0: [], 1: [_("batch")], 2: [_("batch"), _("head")]}.get(drops.dim() - 3)
+    if leading is None:
+        leading = [_("leading dimension {number}").format(number=d) for d in range(1, drops.dim() - 2)]
+    labels = [*leading, _("query")]  # the dimensions between the first (calls) and the last (keys)
+    for dim in range(drops.dim()):
         if drops.shape[dim] < 2:
             continue
         corr = _correlation(drops.narrow(dim, 0, drops.shape[dim] - 1), drops.narrow(dim, 1, drops.shape[dim] - 1))
         if abs(corr) < CORRELATION_LIMIT:
             continue
-        if label == "call":
+        if dim == 0:
             _fail(
-                f"Every call of {name} drops (nearly) the same entries: correlation {corr:.2f} between the "
-                "patterns of two calls.",
-                "A fresh mask must be drawn at every call, from torch's global random number generator "
-                "(torch.rand or torch.bernoulli without a generator). Do not call torch.manual_seed inside "
-                "your function.",
+                _(
+                    "Every call of {name} drops (nearly) the same entries: correlation {corr:.2f} between the "
+                    "patterns of two calls."
+                ).format(name=name, corr=corr),
+                _(
+                    "A fresh mask must be drawn at every call, from torch's global random number generator "
+                    "(torch.rand or torch.bernoulli without a generator). Do not call torch.manual_seed inside "
+                    "your function."
+                ),
             )
-        if label == "key":
+        if dim == drops.dim() - 1:
             _fail(
-                f"{name} drops whole rows: neighbouring keys of a query are dropped together (correlation {corr:.2f}).",
-                f"{kind} flips an independent coin for every (query, key) entry.",
+                _(
+                    "{name} drops whole rows: neighbouring keys of a query are dropped together (correlation "
+                    "{corr:.2f})."
+                ).format(name=name, corr=corr),
+                _("{kind} flips an independent coin for every (query, key) entry.").format(kind=kind),
             )
         _fail(
-            f"One mask is shared across the {label} dimension: neighbouring {label} entries have the same "
-            f"zero pattern (correlation {corr:.2f}).",
-            f"{kind} draws its mask with the full shape of the weights (..., N_q, N_k): every sample, head and "
-            "query gets its own random keys (notebook 02, Line 2a). A mask of shape (..., 1, N_k) or (N_q, N_k) "
-            "broadcast over the other dimensions is a different regulariser (the 'column-wise' variant).",
+            _(
+                "One mask is shared across the {dimension} dimension: neighbouring {dimension} entries have the same "
+                "zero pattern (correlation {corr:.2f})."
+            ).format(dimension=labels[dim - 1], corr=corr),
+            _(
+                "{kind} draws its mask with the full shape of the weights (..., N_q, N_k): every sample, head and "
+                "query gets its own random keys (notebook 02, Line 2a). A mask of shape (..., 1, N_k) or (N_q, N_k) "
+                "broadcast over the other dimensions is a different regulariser (the 'column-wise' variant)."
+            ).format(kind=kind),
         )
 
 
@@ -262,21 +305,31 @@ def _check_drop_fraction(drops: Tensor, drop_ratio: float, kind: str) -> None:
     variance = float(counts.var())
     if expected > 0 and not 0.75 * expected <= variance <= 1.25 * expected:
         _fail(
-            f"The number of dropped keys per row has variance {variance:.2f}; independent drops at this rate give "
-            f"N_k f (1 - f) = {expected:.2f}.",
-            f"{kind} flips an independent coin for every (query, key) entry, so the count per row is "
-            "Binomial(N_k, ratio). Dropping exactly round(ratio * N_k) keys per row, say, is not the same.",
+            _(
+                "The number of dropped keys per row has variance {variance:.2f}; independent drops at this rate give "
+                "N_k f (1 - f) = {expected:.2f}."
+            ).format(variance=variance, expected=expected),
+            _(
+                "{kind} flips an independent coin for every (query, key) entry, so the count per row is "
+                "Binomial(N_k, ratio). Dropping exactly round(ratio * N_k) keys per row, say, is not the same."
+            ).format(kind=kind),
         )
     tolerance = Z_LIMIT * math.sqrt(drop_ratio * (1 - drop_ratio) / n) + 1e-12
     if abs(fraction - drop_ratio) > tolerance:
         if abs(fraction - (1 - drop_ratio)) <= tolerance:
             _fail(
-                f"You drop {fraction:.3f} of the entries with ratio {drop_ratio}: that is 1 - ratio.",
-                "`drop_ratio` is the probability to DROP an entry. `torch.rand(shape) < ratio` (or "
-                "torch.bernoulli(torch.full(shape, ratio))) is True for the dropped entries.",
+                _("You drop {fraction:.3f} of the entries with ratio {ratio}: that is 1 - ratio.").format(
+                    fraction=fraction, ratio=drop_ratio
+                ),
+                _(
+                    "`drop_ratio` is the probability to DROP an entry. `torch.rand(shape) < ratio` (or "
+                    "torch.bernoulli(torch.full(shape, ratio))) is True for the dropped entries."
+                ),
             )
         _fail(
-            f"You drop {fraction:.4f} of the entries, but the ratio is {drop_ratio} (allowed: {drop_ratio} ± "
-            f"{tolerance:.4f}, {Z_LIMIT:g} standard errors over {n:,} entries).",
-            f"{kind} drops every entry independently with probability exactly `drop_ratio`.",
+            _(
+                "You drop {fraction:.4f} of the entries, but the ratio is {ratio} (allowed: {ratio} ± "
+                "{tolerance:.4f}, {z_limit:g} standard errors over {count:,} entries)."
+            ).format(fraction=fraction, ratio=drop_ratio, tolerance=tolerance, z_limit=Z_LIMIT, count=n),
+            _("{kind} drops every entry independently with probability exactly `drop_ratio`.").format(kind=kind),
         )

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ..attention import dropkey_weights, seed_probability
+from ..i18n import _
 from ._grading import (
     DROPPED,
     _call,
@@ -50,6 +51,7 @@ def check_attention_dropout(
     with at least 7,000 rows over the 16 calls and 40,000 neighbouring pairs along every dimension.
     """
     name = _name(fn)
+    kind = _("Attention dropout")
     with _seeded(seed):
         for shape, drop_ratio in cases:
             weights = torch.randn(shape).softmax(-1)
@@ -58,11 +60,16 @@ def check_attention_dropout(
             if not drops.any():
                 if torch.allclose(out, weights.expand_as(out)):
                     _fail(
-                        f"{name} drops nothing: it returns the weights unchanged.",
-                        "Zero each weight with probability `drop_ratio`. (F.dropout(x, p) with training=False, or an "
-                        "nn.Dropout in eval mode, does nothing.)",
+                        _("{name} drops nothing: it returns the weights unchanged.").format(name=name),
+                        _(
+                            "Zero each weight with probability `drop_ratio`. (F.dropout(x, p) with training=False, or "
+                            "an nn.Dropout in eval mode, does nothing.)"
+                        ),
                     )
-                _fail(f"{name} never returns an exact zero.", "Dropout sets a dropped weight to exactly 0.")
+                _fail(
+                    _("{name} never returns an exact zero.").format(name=name),
+                    _("Dropout sets a dropped weight to exactly 0."),
+                )
             scale = out[~drops] / weights.expand_as(out)[~drops]
             target = 1 / (1 - drop_ratio)
             if not torch.allclose(scale, torch.full_like(scale, target), rtol=1e-4):
@@ -70,37 +77,44 @@ def check_attention_dropout(
                 kept_rows = (~drops).any(-1)
                 if torch.allclose(row_sums[kept_rows], torch.ones_like(row_sums[kept_rows]), atol=1e-4):
                     _fail(
-                        "Every row of your weights sums to one: you renormalise the rows.",
-                        "Renormalising over the kept keys is what DropKey's softmax does. Dropout multiplies the "
-                        f"survivors by the constant 1/(1 - ratio) = {target:.4f} instead, and its rows do not "
-                        "sum to one.",
+                        _("Every row of your weights sums to one: you renormalise the rows."),
+                        _(
+                            "Renormalising over the kept keys is what DropKey's softmax does. Dropout multiplies the "
+                            "survivors by the constant 1/(1 - ratio) = {target:.4f} instead, and its rows do not "
+                            "sum to one."
+                        ).format(target=target),
                     )
                 if torch.allclose(scale, torch.ones_like(scale), rtol=1e-4):
                     _fail(
-                        "The surviving weights are not rescaled.",
-                        f"Multiply them by 1/(1 - ratio) = {target:.4f}: then E[w] = p, dropout is unbiased.",
+                        _("The surviving weights are not rescaled."),
+                        _("Multiply them by 1/(1 - ratio) = {target:.4f}: then E[w] = p, dropout is unbiased.").format(
+                            target=target
+                        ),
                     )
                 if torch.allclose(scale, torch.full_like(scale, 1 - drop_ratio), rtol=1e-4):
                     _fail(
-                        "You multiply the survivors by (1 - ratio); divide by it instead.",
-                        f"The survivors must grow by 1/(1 - ratio) = {target:.4f} so that E[w] = p.",
+                        _("You multiply the survivors by (1 - ratio); divide by it instead."),
+                        _("The survivors must grow by 1/(1 - ratio) = {target:.4f} so that E[w] = p.").format(
+                            target=target
+                        ),
                     )
                 _fail(
-                    f"The survivors are scaled by factors from {float(scale.min()):.4f} to {float(scale.max()):.4f}.",
-                    f"Every survivor must be the input times 1/(1 - ratio) = {target:.4f}.",
+                    _("The survivors are scaled by factors from {smallest:.4f} to {largest:.4f}.").format(
+                        smallest=float(scale.min()), largest=float(scale.max())
+                    ),
+                    _("Every survivor must be the input times 1/(1 - ratio) = {target:.4f}.").format(target=target),
                 )
-            _check_independent(drops, name, "Attention dropout")
-            _check_drop_fraction(drops, drop_ratio, "Attention dropout")
+            _check_independent(drops, name, kind)
+            _check_drop_fraction(drops, drop_ratio, kind)
         weights = torch.randn(4, 6, 6).softmax(-1)
         unchanged = _calls(fn, weights, 0.0, 1)[0]
         if not torch.allclose(unchanged, weights):
-            _fail("With ratio 0 your function changes the weights.", "Ratio 0 drops nothing and rescales by 1.")
+            _fail(_("With ratio 0 your function changes the weights."), _("Ratio 0 drops nothing and rescales by 1."))
         sums = _calls(fn, weights.repeat(500, 1, 1), 0.3, 1)[0].sum(-1)
-    return (
-        f"Correct: {name} is post-softmax dropout. Its row sums have mean {float(sums.mean()):.3f} but range "
-        f"from {float(sums.min()):.2f} to {float(sums.max()):.2f} (ratio 0.3, six keys): unbiased, but a single "
-        "draw is no longer a distribution."
-    )
+    return _(
+        "Correct: {name} is post-softmax dropout. Its row sums have mean {mean:.3f} but range from {smallest:.2f} to "
+        "{largest:.2f} (ratio 0.3, six keys): unbiased, but a single draw is no longer a distribution."
+    ).format(name=name, mean=float(sums.mean()), smallest=float(sums.min()), largest=float(sums.max()))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -143,14 +157,14 @@ def check_dropkey(
         plain = _calls(fn, scores, 0.0, 1, from_logits=True)[0]
         if not torch.allclose(plain, scores.softmax(-1), atol=1e-6):
             _fail(
-                "With ratio 0 your weights differ from the plain softmax of the scores.",
-                "Ratio 0 drops nothing: DropKey is then exactly the softmax.",
+                _("With ratio 0 your weights differ from the plain softmax of the scores."),
+                _("Ratio 0 drops nothing: DropKey is then exactly the softmax."),
             )
         _calls(fn, torch.randn(4096, 1, 2), 0.5, 1, from_logits=True)  # all-dropped rows: no NaN (_as_weights)
-    return (
-        f"Correct: {name} is DropKey. Dropped keys get weight exactly 0, each (query, key) entry independently "
+    return _(
+        "Correct: {name} is DropKey. Dropped keys get weight exactly 0, each (query, key) entry independently "
         "with probability ratio, and every row is the softmax renormalised over the kept keys."
-    )
+    ).format(name=name)
 
 
 def _check_dropkey_pass(fn: Callable, scores: Tensor, drop_ratio: float, draws: int) -> None:
@@ -164,23 +178,32 @@ def _check_dropkey_pass(fn: Callable, scores: Tensor, drop_ratio: float, draws: 
     all_dropped = uniform_rows | empty_rows  # probability ratio**N_k per row: almost never
     if all_dropped.float().mean() > 0.01:
         _fail(
-            f"{float(all_dropped.float().mean()):.0%} of your rows are uniform or all zero, as if every key of "
-            "the row were dropped.",
-            "That happens when whole queries are dropped (a mask of shape (..., N_q, 1)). DropKey drops single "
-            "(query, key) entries; a row loses all its keys only with probability ratio**N_k.",
+            _("{share:.0%} of your rows are uniform or all zero, as if every key of the row were dropped.").format(
+                share=float(all_dropped.float().mean())
+            ),
+            _(
+                "That happens when whole queries are dropped (a mask of shape (..., N_q, 1)). DropKey drops single "
+                "(query, key) entries; a row loses all its keys only with probability ratio**N_k."
+            ),
         )
     if not drops.any():
         if torch.allclose(weights, plain, atol=1e-6):
             _fail(
-                f"Nothing is dropped: in {draws} calls, {name} returned the plain softmax of the scores.",
-                "Did you write -1e-12 instead of -1e12? Adding mask * -1e-12 moves a logit by 10^-12, which "
-                "changes nothing (notebook 02, bug 1). A dropped key needs a hugely negative logit, -1e12.",
+                _("Nothing is dropped: in {draws} calls, {name} returned the plain softmax of the scores.").format(
+                    draws=draws, name=name
+                ),
+                _(
+                    "Did you write -1e-12 instead of -1e12? Adding mask * -1e-12 moves a logit by 10^-12, which "
+                    "changes nothing (notebook 02, bug 1). A dropped key needs a hugely negative logit, -1e12."
+                ),
             )
         _fail(
-            "No weight is exactly 0, but the weights differ from the plain softmax.",
-            "A dropped key must get weight exactly 0: give its logit a hugely negative value before the softmax "
-            "(-1e12, or masked_fill with torch.finfo(scores.dtype).min). A logit of 0 (or a zeroed key "
-            "vector) still gets weight (notebook 02, bug 4).",
+            _("No weight is exactly 0, but the weights differ from the plain softmax."),
+            _(
+                "A dropped key must get weight exactly 0: give its logit a hugely negative value before the softmax "
+                "(-1e12, or masked_fill with torch.finfo(scores.dtype).min). A logit of 0 (or a zeroed key "
+                "vector) still gets weight (notebook 02, bug 4)."
+            ),
         )
     rows = ~all_dropped
     sums = weights.sum(-1)
@@ -205,18 +228,26 @@ def _diagnose_kept_weights(weights: Tensor, drops: Tensor, rows: Tensor, gap: fl
     equal = float((spread[partial] <= 1e-6).float().mean()) if partial.any() else 0.0  # the scores all differ
     if single > 0.01 or equal > 0.5:
         _fail(
-            f"Your weights ignore the scores of the kept keys: {single:.0%} of the rows put all their weight on "
-            f"one key, and in {equal:.0%} of the rows with several kept keys those keys all get the same weight.",
-            "That is what multiplying the scores by the mask gives. scores * (mask * -1e12) turns every kept "
-            "logit into 0 (0 times the score), so the kept keys share the weight equally, and it flips the sign "
-            "of a dropped key's negative score into a hugely POSITIVE logit, which then takes all the weight. "
-            "Leave the kept logits alone and ADD the large negative value to the dropped ones: "
-            "scores + mask * -1e12, or scores.masked_fill(mask.bool(), -1e12).",
+            _(
+                "Your weights ignore the scores of the kept keys: {single:.0%} of the rows put all their weight on "
+                "one key, and in {equal:.0%} of the rows with several kept keys those keys all get the same weight."
+            ).format(single=single, equal=equal),
+            _(
+                "That is what multiplying the scores by the mask gives. scores * (mask * -1e12) turns every kept "
+                "logit into 0 (0 times the score), so the kept keys share the weight equally, and it flips the sign "
+                "of a dropped key's negative score into a hugely POSITIVE logit, which then takes all the weight. "
+                "Leave the kept logits alone and ADD the large negative value to the dropped ones: "
+                "scores + mask * -1e12, or scores.masked_fill(mask.bool(), -1e12)."
+            ),
         )
     _fail(
-        f"Your kept weights are not the softmax renormalised over the kept keys (largest difference {gap:.2g}).",
-        "Keep the scores as they are (they are already the scaled logits: do not scale them again), give the "
-        "dropped entries a hugely negative logit, and take the softmax over the last dimension.",
+        _(
+            "Your kept weights are not the softmax renormalised over the kept keys (largest difference {gap:.2g})."
+        ).format(gap=gap),
+        _(
+            "Keep the scores as they are (they are already the scaled logits: do not scale them again), give the "
+            "dropped entries a hugely negative logit, and take the softmax over the last dimension."
+        ),
     )
 
 
@@ -225,28 +256,34 @@ def _diagnose_row_sums(
 ) -> None:
     """The rows do not sum to one: say why, for the usual mistakes."""
     sums = weights.sum(-1)[rows]
-    span = f"between {float(sums.min()):.3f} and {float(sums.max()):.3f}"
+    span = _("between {smallest:.3f} and {largest:.3f}").format(smallest=float(sums.min()), largest=float(sums.max()))
     kept = ~drops & rows.unsqueeze(-1)
     if torch.allclose(weights.sum(-2), torch.ones_like(weights.sum(-2)), atol=1e-4):
         _fail(
-            f"Your rows sum to values {span}, but your columns sum to one.",
-            "Take the softmax over the keys, the last dimension: softmax(dim=-1).",
+            _("Your rows sum to values {span}, but your columns sum to one.").format(span=span),
+            _("Take the softmax over the keys, the last dimension: softmax(dim=-1)."),
         )
     after_softmax = weights[kept] / plain[kept]
     rescaled = 1 / (1 - drop_ratio)
     if torch.allclose(after_softmax, torch.full_like(after_softmax, rescaled), rtol=1e-4):
         _fail(
-            f"This is dropout after the softmax, with the 1/(1 - ratio) rescale (timm's attn_drop): your rows sum "
-            f"to values {span}.",
-            "Each survivor is its plain softmax weight times 1/(1 - ratio), so the rows are no longer "
-            "distributions. DropKey masks the logits BEFORE the softmax; the softmax then renormalises over the "
-            "kept keys, and every row sums to one.",
+            _(
+                "This is dropout after the softmax, with the 1/(1 - ratio) rescale (timm's attn_drop): your rows sum "
+                "to values {span}."
+            ).format(span=span),
+            _(
+                "Each survivor is its plain softmax weight times 1/(1 - ratio), so the rows are no longer "
+                "distributions. DropKey masks the logits BEFORE the softmax; the softmax then renormalises over the "
+                "kept keys, and every row sums to one."
+            ),
         )
     if torch.allclose(after_softmax, torch.ones_like(after_softmax), rtol=1e-4):
         _fail(
-            f"You zero weights after the softmax: your rows sum to values {span}.",
-            "The survivors keep their plain softmax weights, so a row sums to less than one (notebook 02, bug 3). "
-            "Mask the logits BEFORE the softmax, so that it renormalises over the kept keys.",
+            _("You zero weights after the softmax: your rows sum to values {span}.").format(span=span),
+            _(
+                "The survivors keep their plain softmax weights, so a row sums to less than one (notebook 02, bug "
+                "3). Mask the logits BEFORE the softmax, so that it renormalises over the kept keys."
+            ),
         )
     renormalised = dropkey_weights(scores.expand_as(weights), drop_ratio, drop_mask=drops)
     factor = weights[kept] / renormalised[kept]
@@ -254,22 +291,33 @@ def _diagnose_row_sums(
         c = float(factor.mean())
         if abs(c - rescaled) < 1e-3:
             _fail(
-                f"Every row sums to {c:.4f} = 1/(1 - ratio): you rescale by 1/(1 - ratio).",
-                "DropKey has no rescaling: the softmax already renormalises over the kept keys, so the weights "
-                "of each row sum to one. Remove the factor.",
+                _("Every row sums to {total:.4f} = 1/(1 - ratio): you rescale by 1/(1 - ratio).").format(total=c),
+                _(
+                    "DropKey has no rescaling: the softmax already renormalises over the kept keys, so the weights "
+                    "of each row sum to one. Remove the factor."
+                ),
             )
-        _fail(f"Every row sums to {c:.4f} instead of 1.", "Return the softmax itself, without a factor.")
+        _fail(
+            _("Every row sums to {total:.4f} instead of 1.").format(total=c),
+            _("Return the softmax itself, without a factor."),
+        )
     if (weights > 1 + 1e-6).any():
         _fail(
-            f"Some of your weights are above one (the largest is {float(weights.max()):.4g}), and the rows sum to "
-            f"values {span}: these are not probabilities.",
-            "Did you exponentiate the logits without normalising? softmax(dim=-1) divides every exp by the sum "
-            "of its row, so each weight lies in [0, 1] and every row sums to one.",
+            _(
+                "Some of your weights are above one (the largest is {largest:.4g}), and the rows sum to values "
+                "{span}: these are not probabilities."
+            ).format(largest=float(weights.max()), span=span),
+            _(
+                "Did you exponentiate the logits without normalising? softmax(dim=-1) divides every exp by the sum "
+                "of its row, so each weight lies in [0, 1] and every row sums to one."
+            ),
         )
     _fail(
-        f"The rows of your weights sum to values {span}.",
-        "DropKey's weights are a softmax over the keys (the last dimension), taken after dropping: every row "
-        "sums to one.",
+        _("The rows of your weights sum to values {span}.").format(span=span),
+        _(
+            "DropKey's weights are a softmax over the keys (the last dimension), taken after dropping: every row "
+            "sums to one."
+        ),
     )
 
 
@@ -301,33 +349,51 @@ def check_seed_probability(
                 try:
                     gamma = float(answer)
                 except (TypeError, ValueError):
-                    _fail(f"{name} returned {answer!r}, not a number.", "Return gamma, a probability.")
+                    _fail(
+                        _("{name} returned {answer!r}, not a number.").format(name=name, answer=answer),
+                        _("Return gamma, a probability."),
+                    )
                 exact = seed_probability(drop_ratio, window_size, shape)
                 if _close(gamma, exact):
                     continue
-                where = f"{name}({drop_ratio}, {window_size}, {shape!r}) = {gamma:.10g}, but gamma = {exact:.10g}"
+                where = _("{call} = {gamma:.10g}, but gamma = {exact:.10g}").format(
+                    call=f"{name}({drop_ratio}, {window_size}, {shape!r})", gamma=gamma, exact=exact
+                )
                 other = (2 * window_size - 1) if shape == "block" else window_size**2
                 if _close(gamma, 1 - (1 - drop_ratio) ** (1 / other)):
                     _fail(
-                        f"{where}: you count the cells of the other shape.",
-                        "A key is covered by w * w seed positions for a block, and 2w - 1 for a cross (a plus with "
-                        "arms of w // 2).",
+                        _("{where}: you count the cells of the other shape.").format(where=where),
+                        _(
+                            "A key is covered by w * w seed positions for a block, and 2w - 1 for a cross (a plus "
+                            "with arms of w // 2)."
+                        ),
                     )
                 if _close(gamma, drop_ratio / cover):
                     _fail(
-                        f"{where}: ratio / |S| is only the small-ratio approximation.",
-                        "Windows overlap: a key is kept only if NONE of its |S| seed positions fires, so "
-                        "P(kept) = (1 - gamma)**|S| = 1 - ratio. Solve that for gamma.",
+                        _("{where}: ratio / |S| is only the small-ratio approximation.").format(where=where),
+                        _(
+                            "Windows overlap: a key is kept only if NONE of its |S| seed positions fires, so "
+                            "P(kept) = (1 - gamma)**|S| = 1 - ratio. Solve that for gamma."
+                        ),
                     )
                 if _close(gamma, drop_ratio) and cover > 1:
                     _fail(
-                        f"{where}: each seed drops a whole window.",
-                        "With gamma = ratio far more than `drop_ratio` of the keys would be dropped. "
-                        "A key is kept only if none of its |S| seed positions fires: (1 - gamma)**|S| = 1 - ratio.",
+                        _("{where}: each seed drops a whole window.").format(where=where),
+                        _(
+                            "With gamma = ratio far more than `drop_ratio` of the keys would be dropped. A key is "
+                            "kept only if none of its |S| seed positions fires: (1 - gamma)**|S| = 1 - ratio."
+                        ),
                     )
                 _fail(
-                    f"{where} (a relative difference of {abs(gamma - exact) / exact:.2g}).",
-                    "Set P(key kept) = (1 - gamma)**|S| equal to 1 - ratio, with |S| = w * w for a "
-                    "block and 2w - 1 for a cross, and solve for gamma." + _precision_note(gamma),
+                    _("{where} (a relative difference of {difference:.2g}).").format(
+                        where=where, difference=abs(gamma - exact) / exact
+                    ),
+                    _(
+                        "Set P(key kept) = (1 - gamma)**|S| equal to 1 - ratio, with |S| = w * w for a block and "
+                        "2w - 1 for a cross, and solve for gamma."
+                    )
+                    + _precision_note(gamma),
                 )
-    return f"Correct: {name} gives gamma = 1 - (1 - ratio)**(1/|S|), so every key is dropped with probability ratio."
+    return _(
+        "Correct: {name} gives gamma = 1 - (1 - ratio)**(1/|S|), so every key is dropped with probability ratio."
+    ).format(name=name)

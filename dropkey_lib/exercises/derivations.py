@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
+from ..i18n import _
 from ..smoothing import smoothing_coefficients
 from ._grading import _call, _checker, _close, _fail, _name, _precision_note
 
@@ -46,17 +47,27 @@ def check_smoothing_coefficients(
                 try:
                     c = _as_float64(answer)
                 except (TypeError, ValueError):
-                    _fail(f"{name} returned {type(answer).__name__}, not numbers.", "Return one c_j per key.")
+                    _fail(
+                        _("{name} returned {type_name}, not numbers.").format(
+                            name=name, type_name=type(answer).__name__
+                        ),
+                        _("Return one c_j per key."),
+                    )
                 if c.shape != p.shape:
-                    _fail(f"{name} returned {c.size} numbers for a row of {n} keys.", "Return one c_j per key.")
+                    _fail(
+                        _("{name} returned {count} numbers for a row of {n} keys.").format(
+                            name=name, count=c.size, n=n
+                        ),
+                        _("Return one c_j per key."),
+                    )
                 exact = smoothing_coefficients(p, drop_ratio)
                 if _close(c, exact):
                     continue
                 _diagnose_coefficients(c, exact, p, drop_ratio, n)
-    return (
-        f"Correct: {name} gives the exact smoothing coefficients. Note how the largest weight always gets the "
+    return _(
+        "Correct: {name} gives the exact smoothing coefficients. Note how the largest weight always gets the "
         "smallest c_j."
-    )
+    ).format(name=name)
 
 
 def _as_float64(answer: object) -> np.ndarray:
@@ -73,31 +84,45 @@ def _numbers(values: np.ndarray) -> str:
 
 
 def _diagnose_coefficients(c: np.ndarray, exact: np.ndarray, p: np.ndarray, drop_ratio: float, n: int) -> None:
-    where = f"for p = {np.round(p, 3).tolist()} and ratio {drop_ratio}: yours {_numbers(c)}, exact {_numbers(exact)}"
+    where = _("for p = {p} and ratio {ratio}: yours {yours}, exact {exact}").format(
+        p=np.round(p, 3).tolist(), ratio=drop_ratio, yours=_numbers(c), exact=_numbers(exact)
+    )
     close = functools.partial(_close, c)
     if close(exact / (1 - drop_ratio)):
         _fail(
-            f"Your coefficients are c_j / (1 - r) {where}.",
-            "Key j must itself survive, which happens with probability 1 - r: c_j = (1 - r) E[...].",
+            _("Your coefficients are c_j / (1 - r) {where}.").format(where=where),
+            _("Key j must itself survive, which happens with probability 1 - r: c_j = (1 - r) E[...]."),
         )
     if close(exact * p):
-        _fail(f"You return E[p_hat_j] = c_j p_j {where}.", "The coefficient is that expectation divided by p_j.")
+        _fail(
+            _("You return E[p_hat_j] = c_j p_j {where}.").format(where=where),
+            _("The coefficient is that expectation divided by p_j."),
+        )
     if close(exact + drop_ratio**n / (n * p)):
         _fail(
-            f"You count the all-dropped row as uniform {where}.",
-            "c_j is defined with weight 0 for a row without kept keys (all_dropped='zero'); the library's uniform "
-            "fallback adds r**n / (n p_j).",
+            _("You count the all-dropped row as uniform {where}.").format(where=where),
+            _(
+                "c_j is defined with weight 0 for a row without kept keys (all_dropped='zero'); the library's "
+                "uniform fallback adds r**n / (n p_j)."
+            ),
         )
     if close(np.ones_like(c)):
         _fail(
-            f"c_j = 1 for every key {where}.",
-            "That is post-softmax dropout; DropKey renormalises over the kept "
-            "keys, which gives small keys a larger share.",
+            _("c_j = 1 for every key {where}.").format(where=where),
+            _(
+                "That is post-softmax dropout; DropKey renormalises over the kept keys, which gives small keys a "
+                "larger share."
+            ),
         )
     _fail(
-        f"Your coefficients differ {where} (largest relative difference {float(np.max(np.abs(c / exact - 1))):.2g}).",
-        "Enumerate the 2**(n-1) keep patterns m of the other keys (each with probability (1-r)**kept * r**dropped), "
-        "average 1 / (p_j + sum of the kept p_i), and multiply by 1 - r." + _precision_note(c),
+        _("Your coefficients differ {where} (largest relative difference {difference:.2g}).").format(
+            where=where, difference=float(np.max(np.abs(c / exact - 1)))
+        ),
+        _(
+            "Enumerate the 2**(n-1) keep patterns m of the other keys (each with probability (1-r)**kept * "
+            "r**dropped), average 1 / (p_j + sum of the kept p_i), and multiply by 1 - r."
+        )
+        + _precision_note(c),
     )
 
 
@@ -111,22 +136,22 @@ class _AutogradSpy(TorchFunctionMode):
     `torch.autograd.functional` call too), `requires_grad_` or `requires_grad=True`, and forward-mode dual numbers
     (`torch.func.jvp`, `jacfwd`). Every call goes through unchanged."""
 
-    FORBIDDEN = {
-        torch.Tensor.backward: "Tensor.backward",
-        torch.autograd.backward: "torch.autograd.backward",
-        torch.autograd.grad: "torch.autograd.grad",
-        torch.Tensor.requires_grad_: "requires_grad_",
-    }
-    if hasattr(torch, "_make_dual"):  # a private name: looked up, so that the library imports without it
-        FORBIDDEN[torch._make_dual] = "forward-mode dual numbers, torch.func.jvp or jacfwd"
-
     def __init__(self) -> None:
         super().__init__()
         self.used: list[str] = []
+        # What the failure message calls each entry point, in the language of the check that creates the spy.
+        self.forbidden = {
+            torch.Tensor.backward: "Tensor.backward",
+            torch.autograd.backward: "torch.autograd.backward",
+            torch.autograd.grad: "torch.autograd.grad",
+            torch.Tensor.requires_grad_: "requires_grad_",
+        }
+        if hasattr(torch, "_make_dual"):  # a private name: looked up, so that the library imports without it
+            self.forbidden[torch._make_dual] = _("forward-mode dual numbers, torch.func.jvp or jacfwd")
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        what = self.FORBIDDEN.get(func)
+        what = self.forbidden.get(func)
         if what is None and kwargs.get("requires_grad"):
             what = "requires_grad=True"
         if what is not None and what not in self.used:
@@ -145,10 +170,14 @@ def _call_without_autograd(fn: Callable, *args: object) -> object:
                 raise
     if spy.used:
         _fail(
-            f"{_name(fn)} uses autograd ({', '.join(spy.used)}): the exercise asks for the gradient derived by hand.",
-            "Autograd computes the gradient for you, which is what this checker compares your answer with. Write "
-            "the formula of section 2 with tensor operations instead: df/dv_s = p_s (sum_j p_j v_j - y), one row "
-            "per value.",
+            _("{name} uses autograd ({used}): the exercise asks for the gradient derived by hand.").format(
+                name=_name(fn), used=", ".join(spy.used)
+            ),
+            _(
+                "Autograd computes the gradient for you, which is what this checker compares your answer with. Write "
+                "the formula of section 2 with tensor operations instead: df/dv_s = p_s (sum_j p_j v_j - y), one row "
+                "per value."
+            ),
         )
     return answer
 
@@ -187,9 +216,10 @@ def check_value_gradients(
         answer = answer.detach().cpu().to(torch.float64)
         if answer.shape != exact.shape:
             _fail(
-                f"{name} returned shape {tuple(answer.shape)}; expected {tuple(exact.shape)}, one gradient "
-                "(a d-vector) per value.",
-                "df/dv_s has the shape of v_s, and there are n values.",
+                _("{name} returned shape {shape}; expected {expected}, one gradient (a d-vector) per value.").format(
+                    name=name, shape=tuple(answer.shape), expected=tuple(exact.shape)
+                ),
+                _("df/dv_s has the shape of v_s, and there are n values."),
             )
         scale = float(exact.abs().max())
         if _close(answer, exact, scale):
@@ -197,24 +227,34 @@ def check_value_gradients(
         where = f"(n = {n}, d = {d})"
         if _close(answer, -exact, scale):
             _fail(
-                f"Your gradient has the wrong sign {where}.",
-                "The residual is (output - y) = sum_j p_j v_j - y; gradient descent subtracts the gradient and "
-                "moves the output towards y.",
+                _("Your gradient has the wrong sign {where}.").format(where=where),
+                _(
+                    "The residual is (output - y) = sum_j p_j v_j - y; gradient descent subtracts the gradient and "
+                    "moves the output towards y."
+                ),
             )
         if _close(answer, exact / p.unsqueeze(-1), scale):
             _fail(
-                f"Your gradient is missing the factor p_s {where}.",
-                "v_s enters the output as p_s v_s, so the chain rule gives p_s (output - y): every value is "
-                "pushed in proportion to its attention, the start of the rich-get-richer loop.",
+                _("Your gradient is missing the factor p_s {where}.").format(where=where),
+                _(
+                    "v_s enters the output as p_s v_s, so the chain rule gives p_s (output - y): every value is "
+                    "pushed in proportion to its attention, the start of the rich-get-richer loop."
+                ),
             )
         worst = int((answer - exact).abs().argmax())
         _fail(
-            f"Your gradient differs from autograd's {where}: largest difference "
-            f"{float((answer - exact).abs().max()):.3g}, where yours is {float(answer.flatten()[worst]):.10g} and "
-            f"autograd's {float(exact.flatten()[worst]):.10g}.",
-            "df/dv_s = p_s (sum_j p_j v_j - y): one row per value." + _precision_note(answer),
+            _(
+                "Your gradient differs from autograd's {where}: largest difference {difference:.3g}, where yours is "
+                "{yours:.10g} and autograd's {exact:.10g}."
+            ).format(
+                where=where,
+                difference=float((answer - exact).abs().max()),
+                yours=float(answer.flatten()[worst]),
+                exact=float(exact.flatten()[worst]),
+            ),
+            _("df/dv_s = p_s (sum_j p_j v_j - y): one row per value.") + _precision_note(answer),
         )
-    return (
-        f"Correct: {name} is df/dv_s = p_s (sum_j p_j v_j - y). Every value moves in the same direction, in "
+    return _(
+        "Correct: {name} is df/dv_s = p_s (sum_j p_j v_j - y). Every value moves in the same direction, in "
         "proportion to its attention weight."
-    )
+    ).format(name=name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..i18n import _
 from ._grading import _name, _NotAttempted
 
 
@@ -20,14 +21,20 @@ def grade(check: Callable[..., None], answer: Any, **cases: Any) -> None:
     `cases` are the checker's keyword arguments that choose other inputs (the hidden tests use them)."""
     run = getattr(check, "__wrapped__", None)
     if run is None:
-        raise TypeError(f"grade takes a checker from dropkey_lib.exercises, got {check!r}")
+        raise TypeError(_("grade takes a checker from dropkey_lib.exercises, got {check!r}").format(check=check))
     if not callable(answer):
-        raise AssertionError(f"{check.__name__} grades a function, but got {type(answer).__name__}: {answer!r}")
+        raise AssertionError(
+            _("{checker} grades a function, but got {type_name}: {answer!r}").format(
+                checker=check.__name__, type_name=type(answer).__name__, answer=answer
+            )
+        )
     try:
         message = run(answer, **cases)
     except _NotAttempted:
         raise AssertionError(
-            f"Not attempted: {_name(answer)} still raises NotImplementedError. Replace `raise NotImplementedError` "
-            "with your code."
+            _(
+                "Not attempted: {function} still raises NotImplementedError. Replace `raise NotImplementedError` "
+                "with your code."
+            ).format(function=_name(answer))
         ) from None
     print(message)

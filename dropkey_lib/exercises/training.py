@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..i18n import _
 from ..train import learning_rate
 from ..vit import TinyViT, ViTConfig, count_parameters
 from ._grading import RTOL, _call, _checker, _close, _fail, _name, _precision_note
@@ -51,50 +52,67 @@ def check_schedule(
                 ratios = [float(r) for r in answer]
             except (TypeError, ValueError):
                 _fail(
-                    f"{name}({drop_ratio}, {depth}) returned {answer!r}, not a list of numbers.",
-                    "Return one drop ratio per layer.",
+                    _("{call} returned {answer!r}, not a list of numbers.").format(
+                        call=f"{name}({drop_ratio}, {depth})", answer=answer
+                    ),
+                    _("Return one drop ratio per layer."),
                 )
             where = f"{name}({drop_ratio}, {depth}) = {[round(r, 4) for r in ratios]}"
+            # The hints below start with a space, the separator of English sentences: a translation decides its own.
             if len(ratios) != depth:
-                hint = " A single layer (depth 1) gets the mean ratio itself: [drop_ratio]." if depth == 1 else ""
-                _fail(f"{where} has {len(ratios)} entries.", "Return one ratio per layer: `depth` numbers." + hint)
+                hint = _(" A single layer (depth 1) gets the mean ratio itself: [drop_ratio].") if depth == 1 else ""
+                _fail(
+                    _("{where} has {count} entries.").format(where=where, count=len(ratios)),
+                    _("Return one ratio per layer: `depth` numbers.") + hint,
+                )
             if not all(-slack <= r < 1.0 for r in ratios):
                 _fail(
-                    f"{where} has a ratio outside [0, 1).",
-                    "Every layer's ratio is a probability below 1. Your schedule must work for every mean ratio "
-                    "below 0.5 and every depth up to 24 (the library's goes from 2 * ratio down to 0).",
+                    _("{where} has a ratio outside [0, 1).").format(where=where),
+                    _(
+                        "Every layer's ratio is a probability below 1. Your schedule must work for every mean ratio "
+                        "below 0.5 and every depth up to 24 (the library's goes from 2 * ratio down to 0)."
+                    ),
                 )
             mean = sum(ratios) / depth
             if abs(mean - drop_ratio) > slack:
                 if depth == 1:
-                    hint = " With a single layer the mean is that layer's ratio: depth 1 gets [drop_ratio] itself."
+                    hint = _(" With a single layer the mean is that layer's ratio: depth 1 gets [drop_ratio] itself.")
                 elif abs(mean - drop_ratio / 2) <= slack:
-                    hint = (
+                    hint = _(
                         " That is half the ratio: `linspace(ratio, 0, depth)` is the alternative reading that "
                         "notebook 05 warns about."
                     )
                 else:
                     hint = ""
                 _fail(
-                    f"{where} has mean {mean:.10g}, not {drop_ratio}.",
-                    "The schedule must keep the MEAN ratio, so that every schedule drops the same number of keys "
-                    "in total and the comparison is fair." + hint + _precision_note(ratios),
+                    _("{where} has mean {mean:.10g}, not {ratio}.").format(where=where, mean=mean, ratio=drop_ratio),
+                    _(
+                        "The schedule must keep the MEAN ratio, so that every schedule drops the same number of keys "
+                        "in total and the comparison is fair."
+                    )
+                    + hint
+                    + _precision_note(ratios),
                 )
             if any(b > a + slack for a, b in itertools.pairwise(ratios)):
                 _fail(
-                    f"{where} increases somewhere.",
-                    "The paper's schedule decreases with depth: the first layer (next to the patches) drops most.",
+                    _("{where} increases somewhere.").format(where=where),
+                    _("The paper's schedule decreases with depth: the first layer (next to the patches) drops most."),
                 )
             if depth > 1 and drop_ratio > 0 and not ratios[0] > ratios[-1] + slack:
-                _fail(f"{where} is constant.", "A decreasing schedule drops more in the first layer than in the last.")
+                _fail(
+                    _("{where} is constant.").format(where=where),
+                    _("A decreasing schedule drops more in the first layer than in the last."),
+                )
             schedules[drop_ratio, depth] = ratios
     linear = all(
         _close(ratios, np.linspace(2 * drop_ratio, 0, depth), scale=drop_ratio)
         for (drop_ratio, depth), ratios in schedules.items()
         if depth > 1
     )
-    kind = "the library's linear_down" if linear else "a decreasing schedule of your own"
-    return f"Correct: {name} is {kind}: the mean ratio is kept and the ratio never increases with depth."
+    kind = _("the library's linear_down") if linear else _("a decreasing schedule of your own")
+    return _("Correct: {name} is {kind}: the mean ratio is kept and the ratio never increases with depth.").format(
+        name=name, kind=kind
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -135,13 +153,16 @@ def check_parameter_count(fn: Callable[[ViTConfig], int], *, configs: Sequence[d
         except (TypeError, ValueError):
             whole = False
         if not whole:
-            _fail(f"{name} returned {answer!r}; a parameter count is a whole number.", "Return an int.")
+            _fail(
+                _("{name} returned {answer!r}; a parameter count is a whole number.").format(name=name, answer=answer),
+                _("Return an int."),
+            )
         if int(answer) == exact:
             continue
         _diagnose_parameter_count(int(answer), exact, config, overrides)
-    return (
-        f"Correct: {name} counts every parameter. The number of heads changes nothing: heads only split the channels."
-    )
+    return _(
+        "Correct: {name} counts every parameter. The number of heads changes nothing: heads only split the channels."
+    ).format(name=name)
 
 
 def _diagnose_parameter_count(answer: int, exact: int, config: ViTConfig, overrides: dict) -> None:
@@ -150,25 +171,36 @@ def _diagnose_parameter_count(answer: int, exact: int, config: ViTConfig, overri
     layer_norms = 2 * c * (2 * config.depth + 1)
     biases = c + config.depth * (3 * c + c + hidden + c) + config.num_classes
     mistakes = {
-        exact - c: "You are one `dim` short: the class token (1 x dim), or its slot in the position embedding "
-        "((N + 1) x dim: the class token has a position too).",
-        exact + c: "You count a class token that is not there: with pool='mean' there is no class token and the "
-        "position embedding has N slots.",
-        exact - tokens * c: "You forgot the position embedding: one learned dim-vector per token.",
-        exact - layer_norms: "You forgot the LayerNorms: 2 per block and a final one, each with a weight and a bias "
-        "of size dim.",
-        exact - biases: "You forgot the biases: the patch embedding, qkv, proj, fc1, fc2 and the head all have one.",
-        exact - c * c * config.depth: "An attention layer has qkv (dim -> 3 dim) and proj (dim -> dim): you left out "
-        "a dim x dim matrix per block.",
+        exact - c: _(
+            "You are one `dim` short: the class token (1 x dim), or its slot in the position embedding "
+            "((N + 1) x dim: the class token has a position too)."
+        ),
+        exact + c: _(
+            "You count a class token that is not there: with pool='mean' there is no class token and the position "
+            "embedding has N slots."
+        ),
+        exact - tokens * c: _("You forgot the position embedding: one learned dim-vector per token."),
+        exact - layer_norms: _(
+            "You forgot the LayerNorms: 2 per block and a final one, each with a weight and a bias of size dim."
+        ),
+        exact - biases: _("You forgot the biases: the patch embedding, qkv, proj, fc1, fc2 and the head all have one."),
+        exact - c * c * config.depth: _(
+            "An attention layer has qkv (dim -> 3 dim) and proj (dim -> dim): you left out a dim x dim matrix per "
+            "block."
+        ),
     }
-    where = f"{answer:,} for ViTConfig({', '.join(f'{k}={v!r}' for k, v in overrides.items())}), but it has {exact:,}"
+    where = _("{answer:,} for ViTConfig({config}), but it has {exact:,}").format(
+        answer=answer, config=", ".join(f"{k}={v!r}" for k, v in overrides.items()), exact=exact
+    )
     if answer in mistakes:
-        _fail(f"Your count is {where}.", mistakes[answer])
+        _fail(_("Your count is {where}.").format(where=where), mistakes[answer])
     _fail(
-        f"Your count is {where} (off by {answer - exact:+,}).",
-        "Count part by part as in section 4: patch embedding (a conv with 3 * patch_size**2 * dim weights + dim "
-        "biases), class token, position embedding, per block two LayerNorms, qkv, proj, fc1, fc2, then the final "
-        "LayerNorm and the head. The number of heads adds nothing.",
+        _("Your count is {where} (off by {difference:+,}).").format(where=where, difference=answer - exact),
+        _(
+            "Count part by part as in section 4: patch embedding (a conv with 3 * patch_size**2 * dim weights + dim "
+            "biases), class token, position embedding, per block two LayerNorms, qkv, proj, fc1, fc2, then the final "
+            "LayerNorm and the head. The number of heads adds nothing."
+        ),
     )
 
 
@@ -200,37 +232,46 @@ def check_learning_rate(
             try:
                 answers.append(float(answer))
             except (TypeError, ValueError):
-                _fail(f"{name} returned {answer!r}, not a number.", "Return the learning rate of that step.")
+                _fail(
+                    _("{name} returned {answer!r}, not a number.").format(name=name, answer=answer),
+                    _("Return the learning rate of that step."),
+                )
         exact = [learning_rate(step, total, warmup, base) for step in range(total)]
         wrong = [s for s in range(total) if not _close(answers[s], exact[s], scale=base)]
         if not wrong:
             continue
         step = wrong[0]
-        where = (
-            f"{name}({step}, total_steps={total}, warmup_steps={warmup}, base_lr={base}) = {answers[step]:.10g}, "
-            f"expected {exact[step]:.10g}"
+        where = _("{call} = {answer:.10g}, expected {exact:.10g}").format(
+            call=f"{name}({step}, total_steps={total}, warmup_steps={warmup}, base_lr={base})",
+            answer=answers[step],
+            exact=exact[step],
         )
         if step < warmup:
             if answers[0] == 0:
                 _fail(
-                    f"{where}: the first step has learning rate 0, a wasted step.",
-                    "Warm up as base_lr * (step + 1) / warmup_steps: the last warm-up step reaches base_lr.",
+                    _("{where}: the first step has learning rate 0, a wasted step.").format(where=where),
+                    _("Warm up as base_lr * (step + 1) / warmup_steps: the last warm-up step reaches base_lr."),
                 )
             _fail(
-                f"{where} (during the warm-up).",
-                "During the first warmup_steps steps the rate grows linearly: base_lr * (step + 1) / warmup_steps."
+                _("{where} (during the warm-up).").format(where=where),
+                _("During the first warmup_steps steps the rate grows linearly: base_lr * (step + 1) / warmup_steps.")
                 + _precision_note(answers[step]),
             )
         progress = (step - warmup) / max(1, total - warmup)
         if _close(answers[step], base * (1 - progress), scale=base):
             _fail(
-                f"{where}: that is a linear decay.",
-                "After the warm-up the rate follows a cosine: "
-                "base_lr * (1 + cos(pi * progress)) / 2, with progress going from 0 to 1.",
+                _("{where}: that is a linear decay.").format(where=where),
+                _(
+                    "After the warm-up the rate follows a cosine: base_lr * (1 + cos(pi * progress)) / 2, with "
+                    "progress going from 0 to 1."
+                ),
             )
         _fail(
-            f"{where} (after the warm-up).",
-            "After the warm-up: progress = (step - warmup_steps) / (total_steps - warmup_steps), and the rate is "
-            "base_lr * (1 + cos(pi * progress)) / 2, which falls from base_lr to 0." + _precision_note(answers[step]),
+            _("{where} (after the warm-up).").format(where=where),
+            _(
+                "After the warm-up: progress = (step - warmup_steps) / (total_steps - warmup_steps), and the rate is "
+                "base_lr * (1 + cos(pi * progress)) / 2, which falls from base_lr to 0."
+            )
+            + _precision_note(answers[step]),
         )
-    return f"Correct: {name} warms up linearly to base_lr, then decays along a cosine to 0."
+    return _("Correct: {name} warms up linearly to base_lr, then decays along a cosine to 0.").format(name=name)
