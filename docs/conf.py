@@ -20,7 +20,9 @@ copyright = "the DropKey course authors, MIT licence"
 
 extensions = ["myst_nb", "course_site"]
 
-# The repository root is the source folder: only these files are pages.
+# The repository root is the source folder: only these files are pages. Two sites are built from it (build_site.py):
+# the English one, and with `-t zh` the Chinese one (its README, the Chinese notebooks, the guides translated through
+# the catalogs in locale/, the Chinese summaries and glossary).
 root_doc = "README"
 include_patterns = [
     "README.md",
@@ -32,6 +34,18 @@ include_patterns = [
     "notebooks/[0-9][0-9]_*.ipynb",
     "notebooks/solutions.ipynb",
 ]
+if tags.has("zh"):  # noqa: F821 (Sphinx defines `tags`)
+    language = "zh_CN"
+    root_doc = "README.zh-CN"
+    include_patterns = [
+        "README.zh-CN.md",
+        "docs/*.md",
+        "docs/zh/*.md",
+        "results/README.md",
+        "results/preregistration.md",
+        "notebooks-zh/[0-9][0-9]_*.ipynb",
+        "notebooks-zh/solutions.ipynb",
+    ]
 exclude_patterns = [
     "_site",
     ".venv",
@@ -62,9 +76,31 @@ mathjax2_config = {
 myst_update_mathjax = False  # myst's own setting is for MathJax 3
 
 html_theme = "furo"
-html_title = "DropKey for Vision Transformers"
+html_title = "视觉 Transformer 中的 DropKey" if tags.has("zh") else "DropKey for Vision Transformers"  # noqa: F821
+# Every page links to the same page in the other language (course_site.language_switch), above the navigation.
+html_sidebars = {
+    "**": [
+        "sidebar/brand.html",
+        "language-switch.html",
+        "sidebar/search.html",
+        "sidebar/scroll-start.html",
+        "sidebar/navigation.html",
+        "sidebar/scroll-end.html",
+    ]
+}
 html_additional_pages = {"index": "redirect.html"}  # index.html sends the browser to the README's page
 
 # Broken cross-references and missing pages fail the build (scripts/build_site.py runs with -W -n --keep-going).
 nitpicky = True
 nb_custom_formats = {".ipynb": "course_site.read_notebook"}
+
+# Translation (Sphinx i18n, gettext catalogs in locale/zh_CN/LC_MESSAGES/, kept with sphinx-intl): the guides below are
+# translated paragraph by paragraph; `python scripts/build_site.py` explains the workflow.
+locale_dirs = ["locale/"]  # relative to the source folder, the repository root
+gettext_compact = False  # one catalog per page: locale/zh_CN/LC_MESSAGES/docs/classroom.po
+gettext_location = False  # no source line numbers in the catalogs: editing one paragraph leaves the others alone
+gettext_last_translator = gettext_language_team = ""
+TRANSLATED_GUIDES = ["docs/lesson-plans.md", "docs/classroom.md", "docs/paper-notes.md"]
+if tags.has("guides"):  # noqa: F821 (Sphinx defines `tags`)  the gettext builder: message templates of the guides
+    include_patterns, root_doc = TRANSLATED_GUIDES, TRANSLATED_GUIDES[0].removesuffix(".md")
+    course_navigation = False

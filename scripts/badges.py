@@ -57,19 +57,20 @@ class Course:
     repository: str
     branch: str
 
-    def binder_url(self, notebook: str) -> str:
-        return f"https://mybinder.org/v2/gh/{self.repository}/HEAD?urlpath=lab/tree/notebooks/{notebook}"
+    # `folder` is where the notebook lives in the repository: notebooks/ (English) or notebooks-zh/ (Chinese).
+    def binder_url(self, notebook: str, folder: str = "notebooks") -> str:
+        return f"https://mybinder.org/v2/gh/{self.repository}/HEAD?urlpath=lab/tree/{folder}/{notebook}"
 
-    def colab_url(self, notebook: str) -> str:
-        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/notebooks/{notebook}"
+    def colab_url(self, notebook: str, folder: str = "notebooks") -> str:
+        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/{folder}/{notebook}"
 
-    def badges(self, notebook: str) -> str:
+    def badges(self, notebook: str, folder: str = "notebooks") -> str:
         return (
-            f"[![Launch on Binder]({BINDER_BADGE})]({self.binder_url(notebook)})\n"
-            f"[![Open In Colab]({COLAB_BADGE})]({self.colab_url(notebook)})"
+            f"[![Launch on Binder]({BINDER_BADGE})]({self.binder_url(notebook, folder)})\n"
+            f"[![Open In Colab]({COLAB_BADGE})]({self.colab_url(notebook, folder)})"
         )
 
-    def colab_cell(self) -> str:
+    def colab_cell(self, folder: str = "notebooks") -> str:
         return (
             "import sys\n"
             "\n"
@@ -77,7 +78,7 @@ class Course:
             f'    REPO, CLONE = "https://github.com/{self.repository}", "{COLAB_CLONE}"\n'
             f"    !test -d {{CLONE}} || git clone -q --depth 1 --branch {self.branch} {{REPO}} {{CLONE}}\n"
             "    %pip install -q {CLONE}\n"
-            "    %cd {CLONE}/notebooks"
+            f"    %cd {{CLONE}}/{folder}"
         )
 
 

@@ -6,7 +6,9 @@ are served by Python's http.server on 127.0.0.1 (no other network), and the chec
 
 - index.html leads to the front page (the README), whose navigation lists every notebook;
 - a notebook page shows a rendered equation (typeset by the bundled MathJax, not raw TeX) and a figure that loaded;
-- a widget output is the "run this notebook" placeholder, not the widget's text dump.
+- a widget output is the "run this notebook" placeholder, not the widget's text dump;
+- the Chinese site (zh_CN/): a Chinese notebook page in Chinese, with equations, and each page's switch to the
+  other language.
 
 Screenshots go to browser-screenshots/ (git-ignored).
 """
@@ -133,3 +135,46 @@ def test_widget_output_is_a_placeholder_not_a_text_dump(site_url, page):
     assert "interactive(children=" not in text and "FloatSlider(" not in text, "a widget's text dump is on the page"
     screenshot(page, "widget")
     assert_nothing_missing(page, site_url)
+
+
+# The Chinese site (_site/html/zh_CN/, `-t zh`): the Chinese notebooks and the translated guides
+
+
+ZH_SITE = SITE / "zh_CN"
+
+
+def test_every_chinese_notebook_has_a_page():
+    if not (ZH_SITE / "index.html").is_file():
+        unavailable("the Chinese site is not built: run python scripts/build_site.py")
+    missing = [p.name for p in sorted((ROOT / "notebooks-zh").glob("*.ipynb"))
+               if not (ZH_SITE / "notebooks-zh" / p.with_suffix(".html").name).is_file()]  # fmt: skip
+    assert not missing, f"Chinese notebooks without a page in {ZH_SITE} (rebuild the site): {missing}"
+
+
+def test_a_chinese_notebook_page_is_in_chinese_with_equations_and_a_switch_to_english(site_url, page):
+    page.goto(f"{site_url}/zh_CN/notebooks-zh/03_smoothing_coefficient.html")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert page.locator("h1").first.inner_text().startswith("03 · 平滑系数")
+    page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0 && "
+                           "document.querySelectorAll('.MathJax').length > 0", timeout=TIMEOUT_MS)  # fmt: skip
+    assert page.locator(".MathJax_Error, .merror").count() == 0, "MathJax reported an error in an equation"
+    screenshot(page, "zh-notebook")
+    assert_nothing_missing(page, site_url)
+    page.locator(".language-switch a").click()
+    page.wait_for_url("**/notebooks/03_smoothing_coefficient.html", timeout=TIMEOUT_MS)
+    assert page.locator("h1").first.inner_text().startswith("03 · The smoothing coefficient")
+
+
+def test_an_english_page_switches_to_its_chinese_version(site_url, page):
+    page.goto(f"{site_url}/docs/classroom.html")
+    page.locator(".language-switch a").click()
+    page.wait_for_url("**/zh_CN/docs/classroom.html", timeout=TIMEOUT_MS)
+    assert "课堂" in page.locator("h1").first.inner_text()
+    assert_nothing_missing(page, site_url)
+
+
+def test_a_chinese_widget_placeholder_is_in_chinese(site_url, page):
+    page.goto(f"{site_url}/zh_CN/notebooks-zh/06_structured_dropkey.html")
+    placeholder = page.locator(".widget-placeholder").first
+    placeholder.scroll_into_view_if_needed()
+    assert "运行本笔记本" in placeholder.inner_text()

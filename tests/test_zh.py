@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import polib
 import pytest
 import yaml
 
@@ -195,6 +196,23 @@ def test_the_chinese_summary_cell_of_a_notebook_avoids_the_renderings_the_glossa
     cells = [c for c in notebook(stem)["cells"] if "".join(c["source"]).startswith("**中文摘要**")]
     used = rejected_renderings("".join("".join(c["source"]) for c in cells))
     assert not used, f"notebooks/{stem}.ipynb's 中文摘要 uses renderings the glossary rejects: {used}"
+
+
+CHINESE_NOTEBOOKS = sorted((ROOT / "notebooks-zh").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", CHINESE_NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_chinese_notebooks_avoid_the_renderings_the_glossary_rejects(path):
+    book = json.loads(path.read_text(encoding="utf-8"))
+    prose = "".join("".join(c["source"]) for c in book["cells"] if c["cell_type"] == "markdown")
+    used = rejected_renderings(prose)
+    assert not used, f"notebooks-zh/{path.name} uses renderings the glossary rejects (rendering, term): {used}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "locale/zh_CN/LC_MESSAGES/docs").glob("*.po")), ids=lambda p: p.stem)
+def test_the_chinese_guides_avoid_the_renderings_the_glossary_rejects(path):
+    used = rejected_renderings("\n".join(entry.msgstr for entry in polib.pofile(str(path))))
+    assert not used, f"{path.relative_to(ROOT)} uses renderings the glossary rejects (rendering, term): {used}"
 
 
 def test_backbone_is_a_rejected_rendering_of_the_convolutional_stem():

@@ -4,6 +4,8 @@
   notebooks in order, then the guides) is appended to its source when Sphinx reads it.
 - MathJax 2.7 from the `jupyter-server-mathjax` package is copied into `_static/mathjax/` of the built site, so
   equations render without a network (conf.py's `mathjax_path` points there).
+- Two sites, English and Chinese (`-t zh`, built into `zh_CN/` inside the English one): every page links to the
+  same page in the other language, or to the other front page when it has no counterpart.
 - Notebooks are read with their committed outputs. A widget output (application/vnd.jupyter.widget-view+json) needs
   a running kernel, so it becomes a short "run this notebook" placeholder instead of the widget's text
   representation (a dump like `interactive(children=(FloatSlider(...` ); the saved widget state is dropped, so no
@@ -16,16 +18,58 @@ import shutil
 from pathlib import Path
 
 import nbformat
+from sphinx import addnodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PLACEHOLDER_TEXT = (
     "Interactive widget: run this notebook to use it (Binder or Colab badge at the top of the page, "
     "or Jupyter on your machine). This page shows the notebook's saved outputs only."
 )
-PLACEHOLDER_HTML = (
-    '<div class="widget-placeholder" style="border: 1px dashed #888; padding: 0.6em 1em; margin: 0.5em 0;">'
-    f"<strong>Interactive widget.</strong> {PLACEHOLDER_TEXT.split(': ', 1)[1]}</div>"
+PLACEHOLDER_TEXT_ZH = (
+    "交互控件：运行本笔记本才能使用它（页面顶部的 Binder 或 Colab 徽章，或你自己电脑上的 Jupyter）。"
+    "本页只显示笔记本保存的输出。"
 )
+
+
+def placeholder_html(text: str) -> str:
+    title, rest = text.split("：" if "：" in text else ": ", 1)
+    return (
+        '<div class="widget-placeholder" style="border: 1px dashed #888; padding: 0.6em 1em; margin: 0.5em 0;">'
+        f"<strong>{title}</strong> {rest}</div>"
+    )
+
+
+ZH_SITE = "zh_CN"  # the Chinese site's folder inside the English one
+NAVIGATION_ZH = """
+
+```{toctree}
+:hidden:
+:caption: 笔记本
+:glob:
+
+notebooks-zh/[0-9][0-9]_*
+notebooks-zh/solutions
+```
+
+```{toctree}
+:hidden:
+:caption: 指南
+:glob:
+
+docs/*
+results/README
+results/preregistration
+```
+
+```{toctree}
+:hidden:
+:caption: 摘要与术语表
+:glob:
+
+docs/zh/*
+```
+"""
 NAVIGATION = """
 
 ```{toctree}
@@ -59,19 +103,64 @@ docs/zh/*
 
 
 def read_notebook(text: str) -> nbformat.NotebookNode:
-    """A notebook from its JSON text, with every widget output replaced by the placeholder (myst-nb reader)."""
+    """A notebook from its JSON text, with every widget output replaced by the placeholder (myst-nb reader), in
+    the notebook's language."""
     book = nbformat.reads(text, as_version=4)
     book.metadata.pop("widgets", None)
+    chinese = book.metadata.get("dropkey", {}).get("language") == "zh_CN"
+    text = PLACEHOLDER_TEXT_ZH if chinese else PLACEHOLDER_TEXT
     for cell in book.cells:
         for output in cell.get("outputs", []):
             if WIDGET_VIEW in output.get("data", {}):
-                output["data"] = {"text/html": PLACEHOLDER_HTML, "text/plain": PLACEHOLDER_TEXT}
+                output["data"] = {"text/html": placeholder_html(text), "text/plain": text}
     return book
 
 
 def add_navigation(app, docname: str, source: list[str]) -> None:
-    if docname == app.config.root_doc:
-        source[0] += NAVIGATION
+    if docname == app.config.root_doc and app.config.course_navigation:
+        source[0] += NAVIGATION_ZH if app.config.language == "zh_CN" else NAVIGATION
+
+
+def counterpart(docname: str, chinese: bool) -> str:
+    """The page in the other language's site that shows the same content as `docname` (the front page if none)."""
+    if chinese:
+        if docname.startswith("notebooks-zh/"):
+            return "notebooks/" + docname.removeprefix("notebooks-zh/")
+        if docname.startswith("docs/zh/") and docname[len("docs/zh/") :][:2].isdigit():
+            return "notebooks/" + docname.removeprefix("docs/zh/")  # a notebook's Chinese summary
+        return docname if docname.startswith(("docs/", "results/")) and not docname.startswith("docs/zh/") else "README"
+    if docname.startswith("notebooks/"):
+        return "notebooks-zh/" + docname.removeprefix("notebooks/")
+    return docname if docname.startswith(("docs/", "results/", "README.zh-CN")) else "README.zh-CN"
+
+
+class ChineseNotebookLinks(SphinxPostTransform):
+    """In the Chinese site, a link to an English notebook (from a guide or a summary) opens the Chinese one, and a
+    link to the English README the Chinese one."""
+
+    default_priority = 8  # before MyST resolves its references (9)
+
+    def run(self, **kwargs) -> None:
+        if self.config.language != "zh_CN":
+            return
+        for node in self.document.findall(addnodes.pending_xref):
+            target = node.get("reftarget", "")
+            if node.get("refdomain") == "doc" and target == "README":
+                node["reftarget"], node["reftargetid"] = "README.zh-CN", None  # its English anchors are not there
+            elif node.get("refdomain") == "doc" and target.startswith("notebooks/"):
+                chinese = "notebooks-zh/" + target.removeprefix("notebooks/")
+                if chinese in self.env.found_docs:
+                    node["reftarget"] = chinese
+
+
+def language_switch(app, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Template variables for language-switch.html: the URL of this page in the other site."""
+    chinese = app.config.language == "zh_CN"
+    up = "../" * pagename.count("/")
+    other = counterpart(pagename, chinese)
+    context["other_language_url"] = f"{up}../{other}.html" if chinese else f"{up}{ZH_SITE}/{other}.html"
+    context["other_language"] = "en" if chinese else "zh-CN"
+    context["other_language_label"] = "English" if chinese else "中文"
 
 
 def copy_mathjax(app, exception) -> None:
@@ -84,6 +173,9 @@ def copy_mathjax(app, exception) -> None:
 
 
 def setup(app):
+    app.add_config_value("course_navigation", True, "env")  # False for the guides' message templates (conf.py)
     app.connect("source-read", add_navigation)
+    app.connect("html-page-context", language_switch)
+    app.add_post_transform(ChineseNotebookLinks)
     app.connect("build-finished", copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
