@@ -18,9 +18,9 @@ reads the compiled `dropkey_lib.mo` beside it. English needs no catalog: its mes
 
 Adding or changing a message (or a language):
 
-1. Extract the messages from the library: `pybabel extract -o /tmp/dropkey_lib.pot --add-location=file dropkey_lib`
+1. Extract the messages from the library: `pybabel extract -o dropkey_lib.pot --add-location=file dropkey_lib`
    (Babel looks for `_(...)` by default; tests/test_i18n.py does the same extraction with `ast`).
-2. Merge them into the catalog: `pybabel update -i /tmp/dropkey_lib.pot -d dropkey_lib/locale -D dropkey_lib
+2. Merge them into the catalog: `pybabel update -i dropkey_lib.pot -d dropkey_lib/locale -D dropkey_lib
    -l zh_CN --no-fuzzy-matching --ignore-obsolete` (for a new language, `pybabel init` instead, and add it to
    LANGUAGES), or edit the .po with polib. A new or changed message arrives with an empty msgstr: translate it,
    keep its `{placeholders}`, and use the terms of docs/zh/terms.yaml (column zh, never a rendering it avoids).

@@ -23,7 +23,7 @@ REQUIRED_SECTIONS = ("目标", "关键结果", "图的中文说明", "你学到�
 MISREADINGS = "容易误读的地方"
 WITH_MISREADINGS = ("03_", "04_", "05_")  # the notebooks whose English text corrects a misreading of the paper
 MISREAD_SENTENCE = "在训练阶段逐渐减少各层上丢弃的K的数量"  # reads like a schedule over training time; it is over depth
-NOTEBOOK_LINK = re.compile(r"\]\((?:\./)?notebooks/([0-9][0-9]_[^)/]+)\.ipynb\)")
+NOTEBOOK_LINK = re.compile(r"\]\((?:\./)?notebooks(?:-zh)?/([0-9][0-9]_[^)/]+)\.ipynb\)")  # English or Chinese
 
 
 def notebook(stem: str) -> dict:
@@ -255,6 +255,52 @@ def test_chinese_readme_links_each_listed_notebooks_summary():
     text = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
     missing = [stem for stem in readme_notebooks("README.zh-CN.md") if f"(docs/zh/{stem}.md)" not in text]
     assert not missing, f"README.zh-CN.md does not link the Chinese summaries of {missing}"
+
+
+def test_chinese_readme_links_the_chinese_notebooks_in_its_table():
+    table = [
+        line for line in (ROOT / "README.zh-CN.md").read_text(encoding="utf-8").splitlines() if line.startswith("| [")
+    ]
+    assert table and all(line.startswith("| [") and "](notebooks-zh/" in line.split("|")[1] for line in table)
+
+
+# Every section of README.md has its Chinese counterpart in README.zh-CN.md, in the same order.
+README_SECTIONS = {
+    "Quick start": "快速开始",
+    "The notebooks": "笔记本",
+    "The library": "代码库",
+    "DropKey in timm models": "timm 模型中的 DropKey",
+    "Measured": "实测数据",
+    "Results: the paper's claims at small scale": "实验结果：在小规模上检验论文的结论",
+    "Data": "数据",
+    "Tests and CI": "测试与持续集成",
+    "Status": "项目状态",
+    "Citation": "引用",
+}
+
+
+def readme_sections(name: str) -> list[str]:
+    return re.findall(r"^## (.+)$", (ROOT / name).read_text(encoding="utf-8"), re.MULTILINE)
+
+
+def test_every_section_of_the_english_readme_is_known_here():
+    assert set(readme_sections("README.md")) == set(README_SECTIONS), "a README.md section is new or renamed: map it"
+
+
+def test_the_chinese_readme_has_every_section_of_the_english_one_in_the_same_order():
+    chinese = [title for title in readme_sections("README.zh-CN.md") if title in README_SECTIONS.values()]
+    assert chinese == [README_SECTIONS[title] for title in readme_sections("README.md")]
+
+
+def figure_calls(name: str) -> list[str]:
+    """The generated figures a file quotes (its cog calls), without the language argument."""
+    calls = re.findall(r"\[\[\[cog (.*?)\]\]\]", (ROOT / name).read_text(encoding="utf-8"), re.DOTALL)
+    return sorted(re.sub(r"(?:,\s*|(?<=\())(?:lang=)?\"zh\"", "", " ".join(call.split())) for call in calls)
+
+
+def test_the_chinese_readme_quotes_every_generated_figure_of_the_english_one():
+    missing = set(figure_calls("README.md")) - set(figure_calls("README.zh-CN.md"))
+    assert not missing, f"README.zh-CN.md lacks these figures of README.md: {sorted(missing)}"
 
 
 def test_the_two_readmes_link_to_each_other():
