@@ -70,6 +70,16 @@ class Course:
             f"[![Open In Colab]({COLAB_BADGE})]({self.colab_url(notebook, folder)})"
         )
 
+    def chinese_binder_url(self, notebook: str) -> str:
+        """Binder on a Chinese notebook with JupyterLab's interface in Chinese (dropkey_lib.launch's link)."""
+        return f"https://mybinder.org/v2/gh/{self.repository}/HEAD?urlpath=dropkey/zh/{notebook}"
+
+    def chinese_badges(self, notebook: str) -> str:
+        return (
+            f"[![Launch on Binder]({BINDER_BADGE})]({self.chinese_binder_url(notebook)})\n"
+            f"[![Open In Colab]({COLAB_BADGE})]({self.colab_url(notebook, 'notebooks-zh')})"
+        )
+
     def colab_cell(self, folder: str = "notebooks") -> str:
         return (
             "import sys\n"

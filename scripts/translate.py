@@ -14,11 +14,11 @@ gettext's msgmerge does; `check`, and so the tests, fail until someone re-transl
 
 A Chinese notebook has the English notebook's code cells, in the same order with the same ids, plus one cell (id
 `zh-language`) that switches the exercise checkers to Chinese. Its Markdown cells are the translations; the launch
-badges and Colab cell point at notebooks-zh/, and the English notebook's Chinese summary cell is left out (the whole
-notebook is Chinese); Binder and Colab links in the text open Chinese notebooks. `build` keeps the outputs of code
-cells whose source did not change and copies the English outputs of the others; re-execute the notebooks it reports
-before committing them (DROPKEY_QUICK=1 python scripts/run_notebooks.py notebooks-zh/NN_name.ipynb), since nbval
-compares the outputs.
+badges and Colab cell point at notebooks-zh/ (Binder through dropkey_lib.launch, with JupyterLab in Chinese), and
+the English notebook's Chinese summary cell is left out (the whole notebook is Chinese); Binder and Colab links in
+the text open Chinese notebooks. `build` keeps the outputs of code cells whose source did not change and copies the
+English outputs of the others; re-execute the notebooks it reports before committing them (DROPKEY_QUICK=1 python
+scripts/run_notebooks.py notebooks-zh/NN_name.ipynb), since nbval compares the outputs.
 
 The guides (`TRANSLATED_GUIDES` in docs/conf.py: lesson plans, classroom guide, paper notes) are translated the way
 Sphinx sites are: Sphinx's gettext builder cuts each guide into paragraphs, list items and table cells, and
@@ -211,14 +211,15 @@ def translation_faults(english: str, chinese: str, rejected: dict[str, str]) -> 
 def launch_english(url: str) -> str:
     """A Binder or Colab link to a Chinese notebook as the link to its English one. Other links stay the same in a
     translation: the Chinese site and notebooks resolve them to Chinese pages themselves."""
-    return url.replace("/notebooks-zh/", "/notebooks/") if url.startswith("https://") else url
+    if not url.startswith("https://"):
+        return url
+    return url.replace("urlpath=dropkey/zh/", "urlpath=lab/tree/notebooks/").replace("/notebooks-zh/", "/notebooks/")
 
 
 def launch_chinese(markdown: str, course: badges.Course) -> str:
     """`markdown` with its Binder and Colab links to English notebooks sent to the Chinese ones."""
-    for url in (course.binder_url, course.colab_url):
-        markdown = markdown.replace(url("", ENGLISH.name), url("", CHINESE.name))
-    return markdown
+    markdown = markdown.replace(course.binder_url("", ENGLISH.name), course.chinese_binder_url(""))
+    return markdown.replace(course.colab_url("", ENGLISH.name), course.colab_url("", CHINESE.name))
 
 
 def build(
@@ -240,7 +241,7 @@ def build(
         if cell.cell_type == "markdown" and cell.source.startswith(SUMMARY_START):
             continue
         if cell.get("id") == badges.BADGES_ID:
-            cell.source = course.badges(name, folder=CHINESE.name)
+            cell.source = course.chinese_badges(name)
         elif cell.get("id") == badges.COLAB_ID:
             cell.source = course.colab_cell(folder=CHINESE.name)
         elif is_translated_cell(cell):

@@ -63,7 +63,7 @@ def test_a_chinese_notebook_launches_itself_on_binder_and_colab(english):
     badges_cell = next(
         c for c in nbformat.read(translate.chinese_path(english), as_version=4).cells if c.id == "launch-badges"
     )
-    assert COURSE.binder_url(english.name, folder="notebooks-zh") in badges_cell.source
+    assert COURSE.chinese_binder_url(english.name) in badges_cell.source
     assert COURSE.colab_url(english.name, folder="notebooks-zh") in badges_cell.source
 
 
@@ -199,7 +199,7 @@ def test_a_binder_or_colab_link_in_a_translated_cell_opens_the_chinese_notebook(
     english = f"[run it]({COURSE.binder_url('05_x.ipynb')}) or [here]({COURSE.colab_url('05_x.ipynb')})"
     catalog = translated(translate.update(None, notebook(english), "x"), cell0=english.replace("run it", "运行"))
     chinese = translate.build(notebook(english), catalog, "x.ipynb", COURSE).cells[0].source
-    assert COURSE.binder_url("05_x.ipynb", folder="notebooks-zh") in chinese
+    assert COURSE.chinese_binder_url("05_x.ipynb") in chinese
     assert COURSE.colab_url("05_x.ipynb", folder="notebooks-zh") in chinese
 
 
@@ -328,7 +328,7 @@ def test_a_translation_whose_english_changed_outside_its_figures_is_not_carried(
 
 def test_a_launch_link_may_open_the_chinese_notebook():
     english = f"[launch]({COURSE.binder_url('08_x.ipynb')})"
-    chinese = f"[启动]({COURSE.binder_url('08_x.ipynb', folder='notebooks-zh')})"
+    chinese = f"[启动]({COURSE.chinese_binder_url('08_x.ipynb')})"
     assert translate.translation_faults(english, chinese, REJECTED) == []
 
 
