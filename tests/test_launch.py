@@ -51,7 +51,8 @@ def server(tmp_path_factory):
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={folder}", f"--LabApp.user_settings_dir={settings}",
-        "--ServerApp.jpserver_extensions={'dropkey_lib.launch': True}", "--LabApp.news_url=", "--ServerApp.allow_root=True",
+        "--ServerApp.jpserver_extensions={'dropkey_lib.launch': True}", "--LabApp.news_url=",
+        "--ServerApp.allow_root=True",
     ]  # fmt: skip
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder)

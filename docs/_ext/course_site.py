@@ -134,23 +134,26 @@ def counterpart(docname: str, chinese: bool) -> str:
     return docname if docname.startswith(("docs/", "results/", "README.zh-CN")) else "README.zh-CN"
 
 
-class ChineseNotebookLinks(SphinxPostTransform):
-    """In the Chinese site, a link to an English notebook (from a guide or a summary) opens the Chinese one, and a
-    link to the English README the Chinese one."""
+class LanguageLinks(SphinxPostTransform):
+    """A link to a notebook or to the README opens the page in the site's language: in the Chinese site, an English
+    notebook's link (from a guide or a summary) opens the Chinese notebook and the English README's link the Chinese
+    README; in the English site, README.zh-CN's links to Chinese notebooks open the English ones."""
 
     default_priority = 8  # before MyST resolves its references (9)
 
     def run(self, **kwargs) -> None:
-        if self.config.language != "zh_CN":
-            return
+        chinese = self.config.language == "zh_CN"
         for node in self.document.findall(addnodes.pending_xref):
             target = node.get("reftarget", "")
-            if node.get("refdomain") == "doc" and target == "README":
+            if node.get("refdomain") != "doc":
+                continue
+            if chinese and target == "README":
                 node["reftarget"], node["reftargetid"] = "README.zh-CN", None  # its English anchors are not there
-            elif node.get("refdomain") == "doc" and target.startswith("notebooks/"):
-                chinese = "notebooks-zh/" + target.removeprefix("notebooks/")
-                if chinese in self.env.found_docs:
-                    node["reftarget"] = chinese
+            elif chinese and target.startswith("notebooks/"):
+                other = "notebooks-zh/" + target.removeprefix("notebooks/")
+                node["reftarget"] = other if other in self.env.found_docs else target
+            elif not chinese and target.startswith("notebooks-zh/"):
+                node["reftarget"] = "notebooks/" + target.removeprefix("notebooks-zh/")
 
 
 def language_switch(app, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -176,6 +179,6 @@ def setup(app):
     app.add_config_value("course_navigation", True, "env")  # False for the guides' message templates (conf.py)
     app.connect("source-read", add_navigation)
     app.connect("html-page-context", language_switch)
-    app.add_post_transform(ChineseNotebookLinks)
+    app.add_post_transform(LanguageLinks)
     app.connect("build-finished", copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
