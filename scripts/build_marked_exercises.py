@@ -3,6 +3,7 @@
     python scripts/build_marked_exercises.py COURSE_DIR                    # all eight exercises (01-08)
     python scripts/build_marked_exercises.py COURSE_DIR --exercises 02,04  # a subset, e.g. for homework
     python scripts/build_marked_exercises.py COURSE_DIR --release          # and run nbgrader generate_assignment
+    python scripts/build_marked_exercises.py COURSE_DIR --language zh      # the Chinese version (notebooks-zh/)
 
 writes the lecturer's source notebook COURSE_DIR/source/ASSIGNMENT/exercises.ipynb (ASSIGNMENT is
 `dropkey-exercises` unless --assignment says otherwise) and COURSE_DIR/nbgrader_config.py (when it does not exist
@@ -17,6 +18,9 @@ yet). Nothing is copied by hand, so nothing can drift:
   students run it for feedback) and the same checker on other inputs (HIDDEN below, between
   `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS`: removed from the student version, put back when nbgrader
   autogrades). The hidden inputs stay within what each exercise's text promises.
+
+`--language zh` builds the same assignment from the Chinese notebooks (notebooks-zh/): Chinese texts, and a setup
+cell that makes the checkers answer in Chinese; the code and the tests are the same.
 
 The hidden inputs are in this public file. For a class that might read it, change HIDDEN (other shapes, ratios,
 seeds: within each checker's documented limits) before building. docs/marking.md is the lecturer's guide;
@@ -79,6 +83,71 @@ c.Execute.timeout = 300
 
 
 @dataclass(frozen=True)
+class Edition:
+    """The language of an assignment: where its notebooks are and the texts it adds around the exercises."""
+
+    notebooks: str  # the folder of the course notebooks it is built from
+    heading: str  # an exercise heading; group 1 is its title
+    intro: str  # str.format: numbers, total, visible, hidden, s (the plural ending of the hidden points)
+    section: str  # str.format: number, title, notebook
+    visible: str  # str.format: points, number
+    hidden: str  # str.format: points, s
+    setup: tuple[str, ...] = ()  # lines added to the setup cell
+
+
+ENGLISH = Edition(
+    notebooks="notebooks",
+    heading=r"#+ Exercise: (.*?)( \((core|optional)\))?$",
+    intro=(
+        "# DropKey course: the exercises, marked\n\n"
+        "The exercises of the course's notebooks {numbers}, in one notebook that is marked automatically ({total} "
+        "points). For each one, write the function in its answer cell, in place of `raise NotImplementedError`, and "
+        "keep its name and arguments. The notebook section that each exercise refers to is named in its heading: "
+        "read it first.\n\n"
+        "- The cell after your answer is graded ({visible} points): it runs the notebook's checker. Run it as often "
+        'as you like; it must print a line starting with "Correct". If not, its message says what is wrong.\n'
+        "- The cell after that is graded too ({hidden} point{s}): hidden tests, the same checker on inputs you have "
+        "not seen. They run when your work is marked, so an answer that only fits the checker's own inputs loses "
+        "them.\n"
+        "- Do not change the other cells: they are put back as they were when your work is marked. Run the setup "
+        "cells below first, then save the notebook (with your answers) and hand it in."
+    ),
+    section=(
+        "## {number} · {title}\n\n*The exercise at the end of notebook {notebook}: the sections and results it "
+        "refers to are that notebook's.*"
+    ),
+    visible=(
+        '# Graded, {points} points: the checker of notebook {number}. It must print a line starting with "Correct".'
+    ),
+    hidden=(
+        "# Graded, {points} point{s}: hidden tests, the same checker on inputs you have not seen. They run when "
+        "your work is marked."
+    ),
+)
+CHINESE = Edition(
+    notebooks="notebooks-zh",
+    heading=r"#+ 练习：(.*?)(（(核心|选学)）)?$",
+    intro=(
+        "# DropKey 课程：计分的练习\n\n"
+        "课程笔记本 {numbers} 的练习，合在一个自动评分的笔记本里（共 {total} 分）。"
+        "每道题都在它的答题单元格里写出函数，替换掉 `raise NotImplementedError`，不要改函数名和参数。"
+        "每道题所依据的笔记本小节写在它的标题里：请先读那一节。\n\n"
+        "- 答题单元格后面的单元格计分（{visible} 分）：它运行笔记本里的检查器。"
+        "可以随意运行多次；它必须打印一行以“正确”开头的文字，否则它的提示会说明哪里不对。\n"
+        "- 再后面一个单元格也计分（{hidden} 分）：隐藏测试，即同一个检查器用你没见过的输入再检查一次。"
+        "它在评分时才运行，所以只适合检查器自己那几组输入的答案会失去这部分分数。\n"
+        "- 不要修改其他单元格：评分时它们会被恢复原样。"
+        "先运行下面的准备单元格，然后保存笔记本（连同你的答案）并提交。"
+    ),
+    section="## {number} · {title}\n\n*笔记本 {notebook} 末尾的练习：题中提到的小节和结果都是那个笔记本里的。*",
+    visible="# 计分，{points} 分：笔记本 {number} 的检查器。它必须打印一行以“正确”开头的文字。",
+    hidden="# 计分，{points} 分：隐藏测试，同一个检查器用你没见过的输入检查。评分时才运行。",
+    setup=("from dropkey_lib import i18n", "", 'i18n.use_language("zh_CN")  # 检查器用中文给出反馈'),
+)
+EDITIONS = {"en": ENGLISH, "zh": CHINESE}
+
+
+@dataclass(frozen=True)
 class Exercise:
     number: str  # "02"
     notebook: str  # "02 · DropKey step by step"
@@ -109,10 +178,10 @@ def _function(code: str, name: str | None = None) -> ast.FunctionDef:
     return found[0]
 
 
-def exercises(root: Path = ROOT) -> list[Exercise]:
+def exercises(root: Path = ROOT, edition: Edition = ENGLISH) -> list[Exercise]:
     """The exercise of every numbered notebook that has one: its code cell calls `exercises.check_*`."""
     found = []
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted((root / edition.notebooks).glob("[0-9][0-9]_*.ipynb")):
         book = cells(path)
         at = [i for i, c in enumerate(book) if c["cell_type"] == "code" and "exercises.check_" in source(c)]
         if not at:
@@ -123,7 +192,7 @@ def exercises(root: Path = ROOT) -> list[Exercise]:
         function = _function(code)
         check = re.search(r"exercises\.(check_\w+)\(" + function.name + r"\)", code)
         heading, _, text = markdown.partition("\n")
-        title = re.match(r"#+ Exercise: (.*?)( \((core|optional)\))?$", heading.strip())
+        title = re.match(edition.heading, heading.strip())
         if not check or not title:
             raise ValueError(f"{path.name}: the exercise cell or its heading is not in the expected form")
         paragraphs = [p for p in text.strip().split("\n\n") if "solutions.ipynb" not in p]
@@ -202,25 +271,15 @@ def _cell(kind: str, text: str, grade_id: str, *, solution=False, grade=False, l
     return new(text, id=grade_id, metadata={"nbgrader": meta})
 
 
-def source_notebook(chosen: list[Exercise], root: Path = ROOT, solutions: Path = SOLUTIONS) -> nbformat.NotebookNode:
+def source_notebook(
+    chosen: list[Exercise], root: Path = ROOT, solutions: Path = SOLUTIONS, edition: Edition = ENGLISH
+) -> nbformat.NotebookNode:
     """The lecturer's nbgrader source notebook for the chosen exercises."""
-    colab = next(c for c in cells(next((root / "notebooks").glob("01_*.ipynb"))) if c.get("id") == COLAB_ID)
+    colab = next(c for c in cells(next((root / edition.notebooks).glob("01_*.ipynb"))) if c.get("id") == COLAB_ID)
     total = len(chosen) * (VISIBLE_POINTS + HIDDEN_POINTS)
-    intro = (
-        "# DropKey course: the exercises, marked\n\n"
-        f"The exercises of the course's notebooks {', '.join(e.number for e in chosen)}, in one notebook that is "
-        f"marked automatically ({total} points). For each one, write the function in its answer cell, in place of "
-        "`raise NotImplementedError`, and keep its name and arguments. The notebook section that each exercise "
-        "refers to is named in its heading: read it first.\n\n"
-        f"- The cell after your answer is graded ({VISIBLE_POINTS} points): it runs the notebook's checker. Run it "
-        'as often as you like; it must print a line starting with "Correct". If not, its message says what is '
-        "wrong.\n"
-        f"- The cell after that is graded too ({HIDDEN_POINTS} point{'s' if HIDDEN_POINTS != 1 else ''}): hidden "
-        "tests, the same checker on inputs you have not seen. They run when your work is marked, so an answer "
-        "that only fits the checker's own inputs loses them.\n"
-        "- Do not change the other cells: they are put back as they were when your work is marked. Run the setup "
-        "cells below first, then save the notebook (with your answers) and hand it in."
-    )
+    numbers = ", ".join(e.number for e in chosen)
+    plural = "" if HIDDEN_POINTS == 1 else "s"
+    intro = edition.intro.format(numbers=numbers, total=total, visible=VISIBLE_POINTS, hidden=HIDDEN_POINTS, s=plural)
     book = nbformat.v4.new_notebook()
     book.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -229,22 +288,22 @@ def source_notebook(chosen: list[Exercise], root: Path = ROOT, solutions: Path =
     book.cells = [
         _cell("markdown", intro, "intro"),
         _cell("code", source(colab), "setup-colab"),
-        _cell("code", "\n".join([*solution_imports(solutions), "", "from dropkey_lib import exercises"]), "setup"),
+        _cell(
+            "code",
+            "\n".join([*solution_imports(solutions), "", "from dropkey_lib import exercises", *edition.setup]),
+            "setup",
+        ),
     ]
     for e in chosen:
         n = e.number
-        text = (
-            f"## {n} · {e.title}\n\n*The exercise at the end of notebook {e.notebook}: the sections and results it "
-            "refers to are that notebook's.*"
-        )
+        text = edition.section.format(number=n, title=e.title, notebook=e.notebook)
         visible = (
-            f"# Graded, {VISIBLE_POINTS} points: the checker of notebook {n}. It must print a line starting with "
-            f'"Correct".\nexercises.grade(exercises.{e.check}, {e.function})'
+            edition.visible.format(points=VISIBLE_POINTS, number=n)
+            + f"\nexercises.grade(exercises.{e.check}, {e.function})"
         )
         hidden = (
-            f"# Graded, {HIDDEN_POINTS} point{'s' if HIDDEN_POINTS != 1 else ''}: hidden tests, the same checker on "
-            "inputs you have not seen. They run when your work is marked.\n"
-            f"### BEGIN HIDDEN TESTS\n{hidden_call(e)}\n### END HIDDEN TESTS"
+            edition.hidden.format(points=HIDDEN_POINTS, s=plural)
+            + f"\n### BEGIN HIDDEN TESTS\n{hidden_call(e)}\n### END HIDDEN TESTS"
         )
         book.cells += [
             _cell("markdown", f"{text}\n\n{e.text}", f"ex{n}-text"),
@@ -256,16 +315,20 @@ def source_notebook(chosen: list[Exercise], root: Path = ROOT, solutions: Path =
     return book
 
 
-def build(course_dir: Path, assignment: str = ASSIGNMENT, numbers: list[str] | None = None) -> Path:
+def build(
+    course_dir: Path, assignment: str = ASSIGNMENT, numbers: list[str] | None = None, language: str = "en"
+) -> Path:
     """Write the source notebook (and nbgrader_config.py unless there is one) into an nbgrader course folder."""
-    found = exercises()
+    edition = EDITIONS[language]
+    found = exercises(ROOT, edition)
     chosen = [e for e in found if numbers is None or e.number in numbers]
     unknown = set(numbers or ()) - {e.number for e in found}
     if unknown or not chosen:
         raise SystemExit(f"no exercise in notebook(s) {sorted(unknown)}; there are {[e.number for e in found]}")
     path = course_dir / "source" / assignment / NOTEBOOK_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(source_notebook(chosen), path)
+    solutions = ROOT / edition.notebooks / SOLUTIONS.name
+    nbformat.write(source_notebook(chosen, ROOT, solutions, edition), path)
     config = course_dir / "nbgrader_config.py"
     if not config.exists():
         config.write_text(NBGRADER_CONFIG)
@@ -280,9 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--release", action="store_true", help="then run `nbgrader generate_assignment` (the student version)"
     )
+    parser.add_argument("--language", choices=sorted(EDITIONS), default="en", help="en (default) or zh: Chinese")
     args = parser.parse_args(argv)
     numbers = [n.strip().zfill(2) for n in args.exercises.split(",")] if args.exercises else None
-    path = build(args.course_dir, args.assignment, numbers)
+    path = build(args.course_dir, args.assignment, numbers, args.language)
     print(f"wrote {path}")
     if args.release:
         command = [sys.executable, "-m", "nbgrader", "generate_assignment", args.assignment, "--force"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -241,3 +242,45 @@ def test_autograding_runs_the_hidden_tests_that_the_student_version_lacks(course
     hidden = grade_ids(autograded)["ex07-hidden"]
     assert marked.hidden_call(exercise) in hidden.source
     assert [output.get("ename") for output in hidden.outputs] == ["AssertionError"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The Chinese version (--language zh): the same assignment from notebooks-zh/
+
+
+@pytest.fixture(scope="module")
+def chinese_course(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("course-zh")
+    marked.build(root, language="zh")
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    return root
+
+
+def test_the_chinese_version_has_the_chinese_text_of_every_exercise(chinese_course):
+    cells = grade_ids(source_version(chinese_course))
+    chinese = marked.exercises(marked.ROOT, marked.CHINESE)
+    assert [e.number for e in chinese] == NUMBERS
+    for exercise in chinese:
+        text = cells[f"ex{exercise.number}-text"].source
+        assert exercise.text in text and "练习参考答案" not in text and re.search(r"[\u4e00-\u9fff]", exercise.title)
+    assert cells["intro"].source.startswith("# DropKey 课程：计分的练习")
+
+
+def test_the_chinese_version_grades_the_same_answers_with_the_same_tests(course, chinese_course):
+    english, chinese = grade_ids(source_version(course)), grade_ids(source_version(chinese_course))
+    for n in NUMBERS:
+        assert chinese[f"ex{n}-answer"].source == english[f"ex{n}-answer"].source
+        for kind in ("check", "hidden"):
+            code = [line for line in chinese[f"ex{n}-{kind}"].source.splitlines() if not line.startswith("# ")]
+            assert code == [line for line in english[f"ex{n}-{kind}"].source.splitlines() if not line.startswith("# ")]
+
+
+def test_the_chinese_version_switches_the_checkers_to_chinese_before_the_exercises(chinese_course):
+    setup = grade_ids(source_version(chinese_course))["setup"].source
+    assert 'i18n.use_language("zh_CN")' in setup
+
+
+def test_the_chinese_student_version_contains_no_solution_and_no_hidden_test(chinese_course):
+    release = "\n".join(cell.source for cell in student_version(chinese_course).cells)
+    assert not solution_lines() & {line.strip() for line in release.splitlines()}
+    assert "HIDDEN TESTS" not in release and "BEGIN SOLUTION" not in release
