@@ -831,6 +831,13 @@ def notebook_times(lang: str = "en") -> str:
     return ", ".join(f"{stem[:2]}: {notebook_seconds(stem)} s" for stem in stems)
 
 
+def notebook_seconds_bound(which: str) -> str:
+    """The wall time of the fastest ("min") or the slowest ("max") numbered notebook, in whole seconds: a number only,
+    so that a translated sentence can quote it as it is."""
+    seconds = [measured("notebooks", f"{stem}.seconds") for stem in _notebook_stems() if stem[:2].isdigit()]
+    return f"{(min if which == 'min' else max)(seconds):.0f}"
+
+
 def notebook_time_range(lang: str = "en") -> str:
     """The fastest and the slowest numbered notebook: '5 to 54' ('5 到 54')."""
     seconds = [measured("notebooks", f"{stem}.seconds") for stem in _notebook_stems() if stem[:2].isdigit()]
@@ -867,10 +874,15 @@ def largest_cpu_notebook() -> tuple[str, float]:
     return stem, peaks[stem]
 
 
-def largest_cpu_notebook_text() -> str:
-    """'12 at 849': the notebook with the largest kernel peak with the CPU build, and its MB."""
-    stem, peak = largest_cpu_notebook()
-    return f"{stem[:2]} at {peak:,.0f}"
+def largest_cpu_notebook_number() -> str:
+    """'12': the number of the notebook with the largest kernel peak with the CPU build (its MB: `largest_cpu_peak`).
+    Numbers only, so that a translated sentence can quote them as they are."""
+    return largest_cpu_notebook()[0][:2]
+
+
+def largest_cpu_peak() -> str:
+    """'695': that notebook's kernel peak in MB."""
+    return f"{largest_cpu_notebook()[1]:,.0f}"
 
 
 def notebook_title(stem: str) -> str:
