@@ -8,7 +8,8 @@ Language saves; every Binder session has its own settings folder, so nobody else
 to the notebook in `notebooks-zh/` (default: 00). The interface is Chinese only where JupyterLab's Simplified Chinese
 language pack is installed (binder/environment.yml installs it); elsewhere JupyterLab stays English.
 
-binder/postBuild enables it: `jupyter server extension enable --sys-prefix dropkey_lib.launch`. Locally:
+binder/postBuild enables it with a config file, `<sys.prefix>/etc/jupyter/jupyter_server_config.d/
+dropkey_lib.launch.json`: `{"ServerApp": {"jpserver_extensions": {"dropkey_lib.launch": true}}}`. Locally:
 `jupyter lab --ServerApp.jpserver_extensions="{'dropkey_lib.launch': True}"`.
 """
 

@@ -471,7 +471,10 @@ def test_fresh_binder_environment_runs_postbuild_and_notebooks(tmp_path):
     )
     servers = run([str(venv / "bin/jupyter"), "server", "extension", "list"], env=env, cwd=tmp_path, timeout=300,
                   what="jupyter server extension list")  # fmt: skip
-    assert re.search(r"dropkey_lib\.launch\s+enabled", servers), f"the Chinese launch link is not enabled:\n{servers}"
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", servers)  # without the terminal colours
+    assert re.search(r"dropkey_lib\.launch\s+enabled", plain) and re.search(r"dropkey_lib\.launch\s+OK", plain), (
+        f"the Chinese launch link is not enabled:\n{plain}"
+    )
     list_packs = "import jupyterlab_server.translation_utils as t; print(sorted(t.get_language_packs()[0]))"
     packs = run([python, "-c", list_packs], env=env, cwd=tmp_path, timeout=300, what="JupyterLab's language packs")
     assert "zh_CN" in packs, f"JupyterLab finds no Simplified Chinese language pack:\n{packs}"
