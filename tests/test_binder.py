@@ -267,10 +267,15 @@ def test_launch_links_open_existing_notebooks_in_jupyterlab():
     missing = []
     for where, link in links:
         assert link["repo"] == repo, f"{where}: {link.group(0)} points at {link['repo']}, not {repo}"
-        assert link["urlpath"].startswith("lab/tree/"), (
-            f"{where}: {link.group(0)} should open JupyterLab (urlpath=lab/tree/...)"
+        # lab/tree/PATH opens PATH in JupyterLab; dropkey/zh/NN_name.ipynb (dropkey_lib.launch) opens
+        # notebooks-zh/NN_name.ipynb with JupyterLab's interface in Chinese
+        assert link["urlpath"].startswith(("lab/tree/", "dropkey/zh/")), (
+            f"{where}: {link.group(0)} should open JupyterLab (urlpath=lab/tree/... or dropkey/zh/...)"
         )
-        target = link["urlpath"].removeprefix("lab/tree/")
+        if link["urlpath"].startswith("dropkey/zh/"):
+            target = "notebooks-zh/" + link["urlpath"].removeprefix("dropkey/zh/")
+        else:
+            target = link["urlpath"].removeprefix("lab/tree/")
         if not (ROOT / target).is_file():
             missing.append(f"{where}: {target}")
     assert not missing, "Binder links to notebooks that do not exist:\n" + "\n".join(missing)
