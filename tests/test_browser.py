@@ -162,6 +162,7 @@ class Lab:
             f"--LabApp.workspaces_dir={self.folder / 'workspaces'}",
             "--LabApp.news_url=",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--ServerApp.jpserver_extensions={'dropkey_lib.launch': True}",  # the Chinese launch link
         ]  # fmt: skip
         log = self.log_path.open("w")
         self.process = subprocess.Popen(command, cwd=self.notebooks, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -536,3 +537,24 @@ def test_the_checks_catch_a_failing_cell_and_a_broken_widget(lab, browser, tmp_p
     finally:
         page.close()
         lab.shutdown_kernels()
+
+
+def test_the_chinese_launch_link_opens_a_chinese_notebook_in_a_chinese_jupyterlab(lab, browser):
+    """What a Chinese Binder badge does (urlpath=dropkey/zh/NN_name.ipynb, dropkey_lib.launch): JupyterLab comes up with
+    its menus in Chinese (the language pack is a dev dependency, as it is in the Binder image) and the Chinese
+    notebook open. Nothing is run or saved: the notebook is the committed file."""
+    from dropkey_lib import launch
+
+    page = new_page(browser)
+    try:
+        page.goto(f"{lab.url}/dropkey/zh/06_structured_dropkey.ipynb?token={lab.token}")
+        page.wait_for_url("**/lab/tree/notebooks-zh/06_structured_dropkey.ipynb*")
+        page.locator(".jp-Notebook .jp-MarkdownCell h1").first.wait_for()
+        assert page.locator(".jp-Notebook .jp-MarkdownCell h1").first.inner_text().startswith("06 · 结构化 DropKey")
+        menus = page.locator("#jp-menu-panel .lm-MenuBar-itemLabel").all_inner_texts()
+        assert "文件" in menus and "运行" in menus, f"the menu bar is not in Chinese: {menus}"
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "jupyterlab-chinese-launch.png"))
+    finally:
+        page.close()
+        launch.save_locale(lab.folder / "settings", "en")  # the other tests of this module expect English menus
