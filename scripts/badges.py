@@ -76,8 +76,8 @@ class Course:
 
     def chinese_badges(self, notebook: str) -> str:
         return (
-            f"[![Launch on Binder]({BINDER_BADGE})]({self.chinese_binder_url(notebook)})\n"
-            f"[![Open In Colab]({COLAB_BADGE})]({self.colab_url(notebook, 'notebooks-zh')})"
+            f"[![在 Binder 上启动]({BINDER_BADGE})]({self.chinese_binder_url(notebook)})\n"
+            f"[![在 Colab 中打开]({COLAB_BADGE})]({self.colab_url(notebook, 'notebooks-zh')})"
         )
 
     def colab_cell(self, folder: str = "notebooks") -> str:
