@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+from docutils import nodes
 from sphinx import addnodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
@@ -137,7 +138,7 @@ def counterpart(docname: str, chinese: bool) -> str:
 class LanguageLinks(SphinxPostTransform):
     """A link to a notebook or to the README opens the page in the site's language: in the Chinese site, an English
     notebook's link (from a guide or a summary) opens the Chinese notebook and the English README's link the Chinese
-    README; in the English site, README.zh-CN's links to Chinese notebooks open the English ones."""
+    README; in the English site, a link to a Chinese notebook opens its page in the Chinese site."""
 
     default_priority = 8  # before MyST resolves its references (9)
 
@@ -152,8 +153,10 @@ class LanguageLinks(SphinxPostTransform):
             elif chinese and target.startswith("notebooks/"):
                 other = "notebooks-zh/" + target.removeprefix("notebooks/")
                 node["reftarget"] = other if other in self.env.found_docs else target
-            elif not chinese and target.startswith("notebooks-zh/"):
-                node["reftarget"] = "notebooks/" + target.removeprefix("notebooks-zh/")
+            elif not chinese and target.startswith("notebooks-zh/"):  # the page in the Chinese site
+                up = "../" * self.env.docname.count("/")
+                link = nodes.reference("", "", *node.children, refuri=f"{up}{ZH_SITE}/{target}.html", internal=False)
+                node.replace_self(link)
 
 
 def language_switch(app, pagename: str, templatename: str, context: dict, doctree) -> None:
