@@ -32,6 +32,7 @@ import os
 import re
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
 from dropkey_lib import measurements, stats, tables, verdicts
@@ -272,9 +273,26 @@ def smallest_holm_p(name: str) -> str:
     return verdicts.format_p(min(v.p_adjusted for v in _family(root(), name).values()))
 
 
-def outcomes(name: str) -> str:
-    """What the grid's family says, overall: 'inconclusive' when every verdict is, else `verdicts.overall`."""
-    return verdicts.overall(list(_family(root(), name).values()))
+OUTCOMES_ZH = {
+    verdicts.HOLDS: "成立",
+    verdicts.DOES_NOT_HOLD: "不成立",
+    verdicts.INCONCLUSIVE: "无定论",
+    verdicts.EQUIVALENT: "在界值内等效",
+    verdicts.TOO_FEW: "无定论（配对种子少于 2 个）",
+}
+
+
+def outcomes(name: str, lang: str = "en") -> str:
+    """What the grid's family says, overall: 'inconclusive' ('无定论') when every verdict is, else
+    `verdicts.overall` (in Chinese: how many comparisons each outcome has)."""
+    judged = list(_family(root(), name).values())
+    if lang != "zh":
+        return verdicts.overall(judged)
+    counts = Counter(v.outcome for v in judged)
+    if len(counts) == 1:
+        return OUTCOMES_ZH[judged[0].outcome]
+    parts = "、".join(f"{OUTCOMES_ZH[outcome]} {count} 个" for outcome, count in counts.items())
+    return f"不一致：{parts}（共 {len(judged)} 个比较）"
 
 
 def seed_range(name: str, run: str, metric: str = "test_accuracy", lang: str = "en") -> str:
