@@ -100,7 +100,7 @@ locale_dirs = ["locale/"]  # relative to the source folder, the repository root
 gettext_compact = False  # one catalog per page: locale/zh_CN/LC_MESSAGES/docs/classroom.po
 gettext_location = False  # no source line numbers in the catalogs: editing one paragraph leaves the others alone
 gettext_last_translator = gettext_language_team = ""
-TRANSLATED_GUIDES = ["docs/lesson-plans.md", "docs/classroom.md", "docs/paper-notes.md"]
+TRANSLATED_GUIDES = ["docs/lesson-plans.md", "docs/classroom.md", "docs/paper-notes.md", "docs/marking.md"]
 if tags.has("guides"):  # noqa: F821 (Sphinx defines `tags`)  the gettext builder: message templates of the guides
     include_patterns, root_doc = TRANSLATED_GUIDES, TRANSLATED_GUIDES[0].removesuffix(".md")
     course_navigation = False

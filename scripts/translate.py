@@ -20,7 +20,7 @@ the text open Chinese notebooks. `build` keeps the outputs of code cells whose s
 English outputs of the others; re-execute the notebooks it reports before committing them (DROPKEY_QUICK=1 python
 scripts/run_notebooks.py notebooks-zh/NN_name.ipynb), since nbval compares the outputs.
 
-The guides (`TRANSLATED_GUIDES` in docs/conf.py: lesson plans, classroom guide, paper notes) are translated the way
+The guides (`TRANSLATED_GUIDES` in docs/conf.py: lesson plans, classroom, marking, paper notes) are translated the way
 Sphinx sites are: Sphinx's gettext builder cuts each guide into paragraphs, list items and table cells, and
 sphinx-intl keeps `locale/zh_CN/LC_MESSAGES/docs/<name>.po` in step (a changed paragraph becomes fuzzy); the
 Chinese site shows the translations. A paragraph whose English changed only in its generated figures (the cog spans

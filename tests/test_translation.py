@@ -270,6 +270,7 @@ def test_every_paragraph_of_the_guides_has_a_current_translation(guide_templates
     assert sorted(str(p.relative_to(guide_templates)) for p in guide_templates.rglob("*.pot")) == [
         "docs/classroom.pot",
         "docs/lesson-plans.pot",
+        "docs/marking.pot",
         "docs/paper-notes.pot",
     ]
     found = translate.guide_problems(guide_templates)
