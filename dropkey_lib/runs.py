@@ -33,6 +33,7 @@ COLUMNS = (
     ("schedule", "schedule", "{}"),
     ("epochs", "epochs", "{}"),
     ("train_size", "train size", "{}"),
+    ("seed", "seed", "{}"),
     *[
         (key, metrics.short_label(key), fmt)
         for key, fmt in (
@@ -57,6 +58,7 @@ def final_metrics(run: Run) -> dict:
         "schedule": "-" if drop.mode == "none" else drop.schedule,
         "epochs": f"{len(run.history)}/{config.epochs}",
         "train_size": "all" if config.train_size is None else config.train_size,
+        "seed": config.seed,
         "probe_train_accuracy": last["probe_train_accuracy"],
         "probe_test_accuracy": last["probe_test_accuracy"],
         "probe_gap": metrics.gap(last["probe_train_accuracy"], last["probe_test_accuracy"]),
@@ -65,7 +67,7 @@ def final_metrics(run: Run) -> dict:
 
 
 def summary_table(runs: Iterable[Run]) -> Table:
-    """Final metrics of each run: mode, drop ratio, schedule, epochs, train size, clean train accuracy, test
+    """Final metrics of each run: mode, drop ratio, schedule, epochs, train size, seed, clean train accuracy, test
     accuracy, their gap and the total time. `table.rows` holds the unformatted values."""
     rows = [final_metrics(run) for run in runs]
     cells = [[_format(fmt, row.get(key)) for key, _, fmt in COLUMNS] for row in rows]

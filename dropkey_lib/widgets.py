@@ -37,6 +37,7 @@ from .tables import format_duration
 
 PLACEHOLDER_TEXT = "Press Train to start a run."
 RATIO_STEP = 0.05  # the drop-ratio slider's step
+MAX_SEED = 2**31 - 1  # the seed box's upper bound: any seed a student would type
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -159,8 +160,9 @@ class TrainingDashboard:
     """Sliders and dropdowns in front of `train.train`, a Train button, live curves and a table of the runs so far.
 
     data: a loaded `CIFAR10Data`; every run reuses it (`train(..., data=data)`), so it is loaded only once.
-    base: the `TrainConfig` whose other settings (model size, lr, batch size, seed, test size, ...) every run
-        uses; the controls start at its values. Default: `TrainConfig.create()` (quick or full mode).
+    base: the `TrainConfig` whose other settings (model size, lr, batch size, test size, ...) every run uses; the
+        controls (regulariser, ratio, schedule, epochs, train size, seed) start at its values. Default:
+        `TrainConfig.create()` (quick or full mode).
     out_dir: when given, each run is saved in its own folder `out_dir/run-<n>` (loadable with `rundir.load_run`).
     device: where runs train, e.g. "cuda" (default: the CPU).
 
@@ -204,6 +206,11 @@ class TrainingDashboard:
         sizes = train_size_options(len(data.train_images), [self.base.train_size])
         default_size = self.base.train_size if any(v == self.base.train_size for _, v in sizes) else None
         self.train_size = w.Dropdown(options=sizes, value=default_size, description="train size", style=wide)
+        # One seed fixes the initial weights, the training subset and the batch order: two runs that differ only in
+        # the regulariser are then a paired comparison (notebook 09), and a classmate can repeat a run exactly.
+        self.seed = w.BoundedIntText(
+            value=self.base.seed, min=0, max=MAX_SEED, description="seed", style=wide, layout=w.Layout(width="180px")
+        )
         self.train_button = w.Button(
             description="Train", button_style="primary", icon="play", tooltip="train one run with these settings"
         )
@@ -213,7 +220,8 @@ class TrainingDashboard:
 
         self.live = LiveTrainingPlot(self.epochs.value, title=PLACEHOLDER_TEXT, image=self.plot, show=False)
         self.live.update()
-        for control in (self.mode, self.drop_ratio, self.schedule, self.epochs, self.train_size):
+        self.settings = (self.mode, self.drop_ratio, self.schedule, self.epochs, self.train_size, self.seed)
+        for control in self.settings:
             control.observe(self._on_change, names="value")
         self.train_button.on_click(lambda _button: self.train())
         data_note = "the bundled sample, not the full data set" if getattr(data, "is_sample", False) else "CIFAR-10"
@@ -225,7 +233,7 @@ class TrainingDashboard:
                     f"{len(data.test_images):,} test images)."
                 ),
                 w.HBox([self.mode, self.drop_ratio, self.schedule]),
-                w.HBox([self.epochs, self.train_size, self.train_button]),
+                w.HBox([self.epochs, self.train_size, self.seed, self.train_button]),
                 self.message,
                 self.plot,
                 w.HTML(
@@ -251,6 +259,7 @@ class TrainingDashboard:
             schedule=self.schedule.value,
             epochs=int(self.epochs.value),
             train_size=self.train_size.value,
+            seed=int(self.seed.value),
         )
 
     def _say(self, text: str, kind: str = "info") -> None:
@@ -305,7 +314,7 @@ class TrainingDashboard:
         name = f"run {number}"
         out_dir = None if self.out_dir is None else f"{self.out_dir}/run-{number}"
         self.busy = True
-        controls = (self.mode, self.drop_ratio, self.schedule, self.epochs, self.train_size, self.train_button)
+        controls = (*self.settings, self.train_button)
         disabled_before = {control: control.disabled for control in controls}
         for control in controls:
             control.disabled = True
@@ -360,6 +369,6 @@ class TrainingDashboard:
 
 
 def describe(config: "training.TrainConfig") -> str:
-    """A short description of a run's settings, e.g. 'dropkey 0.10 linear_down, 4 epochs, 4,000 images'."""
+    """A short description of a run's settings, e.g. 'dropkey 0.10 linear_down, 4 epochs, 4,000 images, seed 0'."""
     size = "all images" if config.train_size is None else f"{config.train_size:,} images"
-    return f"{config.drop.describe()}, {config.epochs} epochs, {size}"
+    return f"{config.drop.describe()}, {config.epochs} epochs, {size}, seed {config.seed}"

@@ -64,6 +64,7 @@ def test_table_has_final_metrics_and_the_gap_uses_clean_train_accuracy(run_folde
         assert row["probe_test_accuracy"] == last["probe_test_accuracy"]
         assert row["probe_gap"] == pytest.approx(last["probe_train_accuracy"] - last["probe_test_accuracy"])
         assert row["elapsed_seconds"] == pytest.approx(sum(r["seconds"] for r in run.history))
+    assert [row["seed"] for row in table.rows] == [run.config.seed for run in runs]
     assert table.rows[1]["drop_ratio"] == "-"  # plain attention has no drop ratio
     assert table.rows[0]["drop_ratio"] == 0.2 and table.rows[0]["schedule"] == "down_to_half"  # the default
     text, page = str(table), table._repr_html_()

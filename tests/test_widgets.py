@@ -118,6 +118,32 @@ def test_a_click_trains_with_the_library_function_and_adds_a_row(dashboard, monk
     assert dashboard.table.value.count("<tr>") == 3 and dashboard.runs[1].config.drop.drop_ratio == 0.0
 
 
+def test_the_seed_box_sets_the_runs_seed_and_the_table_shows_it(dashboard, monkeypatch):
+    seeds = []
+    real_train = training.train
+
+    def spy(config, **kwargs):
+        seeds.append(config.seed)
+        assert dashboard.seed.disabled  # no change of seed while a run trains
+        return real_train(config, **kwargs)
+
+    monkeypatch.setattr(training, "train", spy)
+    assert dashboard.seed.value == tiny_config().seed
+    dashboard.seed.value = 3
+    dashboard.train_button.click()
+    assert seeds == [3] and dashboard.runs[0].config.seed == 3 and not dashboard.seed.disabled
+    assert "<th>seed</th>" in dashboard.table.value
+    assert dashboard.live.title.endswith("seed 3")  # the live plot's title names the seed
+
+
+def test_the_same_seed_repeats_a_run_exactly(dashboard):
+    dashboard.seed.value = 1
+    first = dashboard.train()
+    second = dashboard.train()
+    assert first.history[-1]["probe_test_accuracy"] == second.history[-1]["probe_test_accuracy"]
+    assert [r["running_train_loss"] for r in first.history] == [r["running_train_loss"] for r in second.history]
+
+
 def test_the_ratio_slider_offers_only_ratios_the_schedule_accepts(dashboard):
     dashboard.schedule.value = "constant"
     dashboard.drop_ratio.value = 0.6  # a constant ratio of 0.6 is allowed
