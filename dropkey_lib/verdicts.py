@@ -492,8 +492,9 @@ def judge_family(
 
 
 def overall(verdicts: Sequence[Verdict]) -> str:
-    """One outcome for a question judged by several comparisons: 'holds' / 'does not hold' / 'inconclusive (...)'
-    when they all agree, else 'mixed: a holds, b do not hold, c inconclusive (of n comparisons)'."""
+    """One outcome for a question judged by several comparisons: the outcome when they all agree, else how many
+    comparisons had each: 'mixed: holds in a, does not hold in b[, equivalent within the margin in c], inconclusive
+    in d (of n comparisons)' (the equivalence count appears when there is one)."""
     if not verdicts:
         raise ValueError("no verdicts to summarise")
     outcomes = [v.outcome for v in verdicts]
@@ -501,10 +502,10 @@ def overall(verdicts: Sequence[Verdict]) -> str:
         return outcomes[0]
     holds = sum(o == HOLDS for o in outcomes)
     fails = sum(o == DOES_NOT_HOLD for o in outcomes)
-    unsure = len(outcomes) - holds - fails
-    return (
-        f"mixed: holds in {holds}, does not hold in {fails}, inconclusive in {unsure} (of {len(outcomes)} comparisons)"
-    )
+    equivalent = sum(o == EQUIVALENT for o in outcomes)
+    unsure = len(outcomes) - holds - fails - equivalent
+    counts = f"holds in {holds}, does not hold in {fails}" + (f", {EQUIVALENT} in {equivalent}" if equivalent else "")
+    return f"mixed: {counts}, inconclusive in {unsure} (of {len(outcomes)} comparisons)"
 
 
 def verdict_table(verdicts: Sequence[Verdict], caption: str = "") -> Table:

@@ -180,6 +180,20 @@ def test_overall_summarises_agreeing_and_mixed_verdicts(results):
     assert verdicts.overall(judged) == "mixed: holds in 1, does not hold in 1, inconclusive in 0 (of 2 comparisons)"
 
 
+def test_overall_counts_equivalence_apart_from_inconclusive():
+    def judged(p_value: float, p_equivalence: float) -> verdicts.Verdict:
+        row = {"run": "a", "baseline": "b", "metric": "test_accuracy", "n_paired": 20, "diff": 0.001,
+               "diff_ci95": 0.002, "p_value": p_value, "p_equivalence": p_equivalence}  # fmt: skip
+        return verdicts.verdict(row, margin=0.005)
+
+    equivalent, unsure = judged(0.5, 0.001), judged(0.5, 0.3)
+    assert (equivalent.outcome, unsure.outcome) == (verdicts.EQUIVALENT, verdicts.INCONCLUSIVE)
+    assert verdicts.overall([equivalent, equivalent]) == verdicts.EQUIVALENT
+    assert verdicts.overall([equivalent, unsure]) == (
+        "mixed: holds in 0, does not hold in 0, equivalent within the margin in 1, inconclusive in 1 (of 2 comparisons)"
+    )
+
+
 def test_results_table_shows_means_and_paired_differences(results):
     rows = verdicts.grid_summary(results, "test_accuracy", baseline="none", runs=["none", "dropout-0.1"])
     table = verdicts.results_table(rows, baseline="none")
