@@ -294,10 +294,10 @@ def test_seed_stats_give_mean_ci_and_the_values_in_seed_order():
 
 
 def noisy_equal_and_shifted_results() -> list[dict]:
-    """20 paired seeds: `same` within a tenth of a point of `none`, `better` one point above it."""
+    """20 paired seeds: `same` within a tenth of a point of `none`, `better` one point above it, `worse` one below."""
     rng = np.random.default_rng(0)
     base = rng.normal(0.45, 0.02, 20)
-    shifts = {"none": 0.0, "same": 0.0, "better": 0.01}
+    shifts = {"none": 0.0, "same": 0.0, "better": 0.01, "worse": -0.01}
     return [
         metrics(run, s, float(base[s] + shift + rng.normal(0, 0.001)))
         for run, shift in shifts.items()
@@ -312,11 +312,29 @@ def test_without_a_difference_a_small_paired_difference_is_equivalent_within_the
     assert judged[0].outcome == verdicts.EQUIVALENT and judged[0].decided
 
 
-def test_a_claim_of_no_difference_holds_by_equivalence_and_fails_by_a_difference():
-    family = [("same", "none", "test_accuracy", "same"), ("better", "none", "test_accuracy", "same")]
-    same, better = verdicts.judge_family(noisy_equal_and_shifted_results(), family, margin=0.005)
-    assert same.outcome == verdicts.HOLDS and "within ±0.5" in same.claim()
-    assert better.outcome == verdicts.DOES_NOT_HOLD
+def test_a_claim_of_no_gain_holds_by_equivalence():
+    family = [("same", "none", "test_accuracy", "not_higher")]
+    (same,) = verdicts.judge_family(noisy_equal_and_shifted_results(), family, margin=0.005)
+    assert same.outcome == verdicts.HOLDS and "no test accuracy gain over none beyond 0.5" in same.claim()
+
+
+def test_a_claim_of_no_gain_holds_when_the_baseline_is_shown_better():
+    family = [("worse", "none", "test_accuracy", "not_higher")]
+    (worse,) = verdicts.judge_family(noisy_equal_and_shifted_results(), family, margin=0.005)
+    assert worse.p_adjusted < 0.05 and worse.diff < 0 and worse.outcome == verdicts.HOLDS
+
+
+def test_a_claim_of_no_gain_fails_when_a_gain_is_shown_and_equivalence_is_not():
+    family = [("better", "none", "test_accuracy", "not_higher")]
+    (better,) = verdicts.judge_family(noisy_equal_and_shifted_results(), family, margin=0.005)
+    assert better.p_adjusted < 0.05 and better.diff > 0 and better.outcome == verdicts.DOES_NOT_HOLD
+
+
+def test_a_claim_of_no_gain_is_inconclusive_when_neither_test_decides():
+    assert verdicts.outcome(0.002, 0.3, "not_higher", 20, p_equivalence_adjusted=0.2) == verdicts.INCONCLUSIVE
+    assert (
+        verdicts.outcome(0.002, 0.01, "not_higher", 20, p_equivalence_adjusted=0.01) == verdicts.HOLDS
+    )  # a gain within the margin
 
 
 def test_with_a_margin_holm_adjusts_the_difference_and_equivalence_tests_as_one_family():
@@ -328,9 +346,9 @@ def test_with_a_margin_holm_adjusts_the_difference_and_equivalence_tests_as_one_
     assert judged[0].family_size == 4 and "equivalence within ±0.5" in str(judged[0])
 
 
-def test_a_claim_of_no_difference_needs_a_margin():
+def test_a_claim_of_no_gain_needs_a_margin():
     with pytest.raises(ValueError, match="margin"):
-        verdicts.judge_family(noisy_equal_and_shifted_results(), [("same", "none", "test_accuracy", "same")])
+        verdicts.judge_family(noisy_equal_and_shifted_results(), [("same", "none", "test_accuracy", "not_higher")])
 
 
 def test_the_detectable_effect_is_at_the_level_of_holms_first_step():

@@ -14,7 +14,7 @@ from ..verdicts import DOES_NOT_HOLD, EQUIVALENT, HOLDS, Verdict, layer_summary,
 from ._common import _new_axes, _new_figure
 
 # What each kind of claim predicts for the paired difference, as the y labels of `plot_verdicts` say it.
-CLAIM_SIGNS = {"higher": "> 0", "lower": "< 0", "same": "≈ 0"}
+CLAIM_SIGNS = {"higher": "> 0", "lower": "< 0", "not_higher": "no gain beyond the margin"}
 
 
 def plot_ratio_sweep(
