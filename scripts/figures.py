@@ -282,10 +282,8 @@ OUTCOMES_ZH = {
 }
 
 
-def outcomes(name: str, lang: str = "en") -> str:
-    """What the grid's family says, overall: 'inconclusive' ('无定论') when every verdict is, else
-    `verdicts.overall` (in Chinese: how many comparisons each outcome has)."""
-    judged = list(_family(root(), name).values())
+def overall(judged: list[verdicts.Verdict], lang: str = "en") -> str:
+    """`verdicts.overall` of some verdicts, in English or Chinese (how many comparisons each outcome has)."""
     if lang != "zh":
         return verdicts.overall(judged)
     counts = Counter(v.outcome for v in judged)
@@ -293,6 +291,12 @@ def outcomes(name: str, lang: str = "en") -> str:
         return OUTCOMES_ZH[judged[0].outcome]
     parts = "、".join(f"{OUTCOMES_ZH[outcome]} {count} 个" for outcome, count in counts.items())
     return f"不一致：{parts}（共 {len(judged)} 个比较）"
+
+
+def outcomes(name: str, lang: str = "en") -> str:
+    """What the grid's family says, overall: 'inconclusive' ('无定论') when every verdict is, else
+    `verdicts.overall` (in Chinese: how many comparisons each outcome has)."""
+    return overall(list(_family(root(), name).values()), lang)
 
 
 def seed_range(name: str, run: str, metric: str = "test_accuracy", lang: str = "en") -> str:
@@ -408,6 +412,7 @@ def regulariser_count(name: str, baseline: str = "none") -> str:
 
 
 # The README's table of the paper's claims: (claim, our comparison, [(run, baseline)]), test accuracy, small-data.
+# CLAIMS_ZH gives the first two columns in Chinese, row by row.
 CLAIMS = (
     (
         "Q1: DropKey beats attention dropout at the same ratio",
@@ -432,27 +437,37 @@ CLAIMS = (
 )
 
 
+CLAIMS_ZH = (
+    ("Q1：在相同丢弃率下，DropKey 优于注意力 dropout", "DropKey − dropout，r = 0.1 / 0.2 / 0.3"),
+    ("Q2：随深度递减的丢弃率优于恒定丢弃率", "线性递减 − 恒定（平均 0.2）"),
+    ("Q2：随深度递增的丢弃率不如恒定丢弃率（二手转述，未经核实）", "线性递增 − 恒定"),
+    ("Q3：不需要结构化丢弃", "块状 / 十字形 − 普通 DropKey（0.2）"),
+)
+
+
 def claim_pairs() -> list[tuple[str, str]]:
     """Every (run, baseline) of the README's table of claims (`CLAIMS`), in order."""
     return [pair for _, _, pairs in CLAIMS for pair in pairs]
 
 
-def claims_table(name: str = "small-data") -> str:
+def claims_table(name: str = "small-data", lang: str = "en") -> str:
     """The paper's claims against a grid: paired differences of test accuracy, raw and Holm-adjusted p-values (the
-    family of `verdicts.FAMILIES`) and the overall verdict of each claim."""
-    lines = [
-        "| the paper's claim | our comparison | paired difference | p | Holm p | verdict |",
-        "|---|---|---:|---:|---:|---|",
-    ]
-    for claim, comparison, pairs in CLAIMS:
+    family of `verdicts.FAMILIES`) and the overall verdict of each claim; lang='zh' for the Chinese README."""
+    heading = (
+        "| 论文的结论 | 我们的比较 | 配对差值 | p | Holm 校正后的 p | 判定 |"
+        if lang == "zh"
+        else "| the paper's claim | our comparison | paired difference | p | Holm p | verdict |"
+    )
+    lines = [heading, "|---|---|---:|---:|---:|---|"]
+    for (claim, comparison, pairs), chinese in zip(CLAIMS, CLAIMS_ZH, strict=True):
         found = [judged(name, run, baseline) for run, baseline in pairs]
         cells = [
             " / ".join(paired(name, run, baseline) for run, baseline in pairs),
             " / ".join(verdicts.format_p(v.p_value) for v in found),
             " / ".join(verdicts.format_p(v.p_adjusted) for v in found),
-            verdicts.overall(found),
+            overall(found, lang),
         ]
-        lines.append("| " + " | ".join([claim, comparison, *cells]) + " |")
+        lines.append("| " + " | ".join([*(chinese if lang == "zh" else (claim, comparison)), *cells]) + " |")
     return "\n".join(lines)
 
 
@@ -665,14 +680,17 @@ def epoch_table(name: str, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def side_by_side_table(name: str, other: str) -> str:
+def side_by_side_table(name: str, other: str, lang: str = "en") -> str:
     """Two shipped runs' epochs side by side (README): elapsed, clean train and test accuracy of each."""
-    mine, theirs = epoch_rows(name), epoch_rows(other)
-    lines = [
-        "| epoch | default recipe: elapsed | clean train acc. | test acc. "
-        "| previous default: elapsed | clean train acc. | test acc. |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    mine, theirs = epoch_rows(name, lang), epoch_rows(other, lang)
+    heading = (
+        "| 轮 | 默认配方：累计用时 | 干净训练准确率 | 测试准确率 "
+        "| 之前的默认配置：累计用时 | 干净训练准确率 | 测试准确率 |"
+        if lang == "zh"
+        else "| epoch | default recipe: elapsed | clean train acc. | test acc. "
+        "| previous default: elapsed | clean train acc. | test acc. |"
+    )
+    lines = [heading, "|---|---:|---:|---:|---:|---:|---:|"]
     first = first_epoch_at(name, 0.6)
     for i, row in enumerate(mine):
         cells = [row[0], *row[1:]]
@@ -773,19 +791,29 @@ def repeat_spread(first: str, second: str) -> str:
     return f"{max(abs(measured(first, key) - measured(second, key)) for key in shared):.3f}"
 
 
+# The bench tables' rows: key in the bench file -> (English label, Chinese label).
 ATTENTION_ROWS = {
-    "plain": "plain attention (SDPA)",
-    "dropout": "attention dropout, r=0.1",
-    "reference": "DropKey, Algorithm 1 reference, r=0.1",
-    "fast": "DropKey, fast path, r=0.1",
+    "plain": ("plain attention (SDPA)", "普通注意力（SDPA）"),
+    "dropout": ("attention dropout, r=0.1", "注意力 dropout，r=0.1"),
+    "reference": ("DropKey, Algorithm 1 reference, r=0.1", "DropKey，算法 1 的参考实现，r=0.1"),
+    "fast": ("DropKey, fast path, r=0.1", "DropKey，快速路径，r=0.1"),
 }
 TRAINING_ROWS = {
-    ("default", "none"): "TinyViT, default, no drop",
-    ("default", "dropkey"): "TinyViT, default, DropKey (mean r=0.1, `down_to_half`: both blocks)",
-    ("default", "first_block"): "TinyViT, default, DropKey (mean r=0.1, `linear_down`: first block only)",
-    ("patch", "none"): "TinyViT, stem='patch', no drop",
-    ("patch", "dropkey"): "TinyViT, stem='patch', DropKey",
-    ("timm", "none"): "timm `VisionTransformer`, stem='patch' shape, no drop",
+    ("default", "none"): ("TinyViT, default, no drop", "TinyViT，默认，不丢弃"),
+    ("default", "dropkey"): (
+        "TinyViT, default, DropKey (mean r=0.1, `down_to_half`: both blocks)",
+        "TinyViT，默认，DropKey（平均 r=0.1，`down_to_half`：两个块都丢弃）",
+    ),
+    ("default", "first_block"): (
+        "TinyViT, default, DropKey (mean r=0.1, `linear_down`: first block only)",
+        "TinyViT，默认，DropKey（平均 r=0.1，`linear_down`：只有第一个块丢弃）",
+    ),
+    ("patch", "none"): ("TinyViT, stem='patch', no drop", "TinyViT，stem='patch'，不丢弃"),
+    ("patch", "dropkey"): ("TinyViT, stem='patch', DropKey", "TinyViT，stem='patch'，DropKey"),
+    ("timm", "none"): (
+        "timm `VisionTransformer`, stem='patch' shape, no drop",
+        "timm `VisionTransformer`，stem='patch' 的形状，不丢弃",
+    ),
 }
 
 
@@ -794,36 +822,43 @@ def _attention_cells(name: str, key: str) -> list[str]:
     return [f"{ms:.2f}", f"{ms / measured(name, 'attention.plain'):.2f}x"]
 
 
-def _training_cells(name: str, model: str, mode: str) -> list[str]:
+def _training_cells(name: str, model: str, mode: str, lang: str = "en") -> list[str]:
     speed = f"{measured(name, f'training.{model}.{mode}'):.0f}"
     if model == "timm":
-        return [speed, f"TinyViT {ratio(name, 'ratio.patch.timm', bold=True)} timm"]
+        shown = ratio(name, "ratio.patch.timm", bold=True)
+        return [speed, f"TinyViT 为 timm 的 {shown}" if lang == "zh" else f"TinyViT {shown} timm"]
     if mode == "none":
         return [speed, "1.000x"]
     return [speed, ratio(name, f"ratio.{model}.{mode}", bold=(model, mode) == ("default", "dropkey"))]
 
 
-def bench_table(kind: str, runs: tuple[str, ...] = ("bench-1-thread", "bench-2-threads")) -> str:
+def bench_table(kind: str, runs: tuple[str, ...] = ("bench-1-thread", "bench-2-threads"), lang: str = "en") -> str:
     """The README's bench table, 'attention' or 'training', one pair of columns per bench measurement (1 and 2
-    threads): ms or images/s, and the ratio to plain attention or to no drop."""
+    threads): ms or images/s, and the ratio to plain attention or to no drop; lang='zh' for the Chinese README."""
+    zh = lang == "zh"
     threads = [measurement(name)["command"].split("--threads")[-1].split()[0] for name in runs]
-    labels = [f"{n} thread" + ("s" if n != "1" else "") for n in threads]
+    labels = [f"{n} 个线程" if zh else f"{n} thread" + ("s" if n != "1" else "") for n in threads]
     if kind == "attention":
         config = TrainConfig()
         model = config.model
         shape = (
             f"B={config.batch_size}, H={model.num_heads}, N={model.layout.num_tokens}, D={model.dim // model.num_heads}"
         )
-        headings = [f"attention forward + backward ({shape})"]
-        headings += [h for label in labels for h in (f"ms, {label}", "vs plain")]
+        headings = [f"注意力前向 + 反向传播（{shape}）" if zh else f"attention forward + backward ({shape})"]
+        unit, versus = ("毫秒", "相对普通注意力") if zh else ("ms", "vs plain")
+        headings += [h for label in labels for h in (f"{unit}，{label}" if zh else f"{unit}, {label}", versus)]
         rows = [
-            [text, *[c for name in runs for c in _attention_cells(name, key)]] for key, text in ATTENTION_ROWS.items()
+            [texts[zh], *[c for name in runs for c in _attention_cells(name, key)]]
+            for key, texts in ATTENTION_ROWS.items()
         ]
     elif kind == "training":
-        headings = [f"training step (batch {TrainConfig().batch_size}, AdamW)"]
-        headings += [h for label in labels for h in (f"images/s, {label}", "vs no drop")]
+        batch = TrainConfig().batch_size
+        headings = [f"训练步（批量 {batch}，AdamW）" if zh else f"training step (batch {batch}, AdamW)"]
+        unit, versus = ("图像/秒", "相对不丢弃") if zh else ("images/s", "vs no drop")
+        headings += [h for label in labels for h in (f"{unit}，{label}" if zh else f"{unit}, {label}", versus)]
         rows = [
-            [text, *[c for name in runs for c in _training_cells(name, *key)]] for key, text in TRAINING_ROWS.items()
+            [texts[zh], *[c for name in runs for c in _training_cells(name, *key, lang=lang)]]
+            for key, texts in TRAINING_ROWS.items()
         ]
     else:
         raise ValueError(f"kind must be 'attention' or 'training', got {kind!r}")

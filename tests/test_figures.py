@@ -5,6 +5,7 @@ fails when someone edits a generated figure by hand. Notebook 10 judges the same
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -183,3 +184,29 @@ def test_grid_progress_counts_only_seeds_finished_with_every_configuration(tmp_p
     figures.use_root(tmp_path)
     assert figures.grid_progress("confirmatory") == "1 of 68 seeds"
     assert figures.grid_progress("confirmatory", "zh") == "1/68 个种子"
+
+
+def numbers(table: str) -> list[str]:
+    """The numbers of a Markdown table, in order, whatever language its labels are in."""
+    return re.findall(r"[-+]?\d+(?:\.\d+)?", table)
+
+
+@pytest.mark.parametrize(
+    "english, chinese",
+    [
+        (lambda: figures.claims_table(), lambda: figures.claims_table(lang="zh")),
+        (lambda: figures.bench_table("attention"), lambda: figures.bench_table("attention", lang="zh")),
+        (lambda: figures.bench_table("training"), lambda: figures.bench_table("training", lang="zh")),
+        (
+            lambda: figures.side_by_side_table("stem-recipe-run", "previous-default-run"),
+            lambda: figures.side_by_side_table("stem-recipe-run", "previous-default-run", lang="zh"),
+        ),
+    ],
+    ids=["claims", "bench-attention", "bench-training", "side-by-side"],
+)
+def test_a_chinese_table_has_chinese_headings_and_the_numbers_of_the_english_one(english, chinese):
+    en, zh = english(), chinese()
+    assert numbers(zh) == numbers(en)
+    heading = zh.splitlines()[0]
+    assert any("\u4e00" <= character <= "\u9fff" for character in heading), heading
+    assert len(zh.splitlines()) == len(en.splitlines())
