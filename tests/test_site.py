@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -61,9 +62,9 @@ def page():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.failed = []  # every request of the site that failed: a missing page, script, font or image
-        page.on("response", lambda r: r.status >= 400 and page.failed.append(f"{r.status} {r.url}"))
-        page.on("requestfailed", lambda r: page.failed.append(f"failed {r.url}"))
+        page.failed = []  # (url, why) of every request that failed: a missing page, script, font or image
+        page.on("response", lambda r: r.status >= 400 and page.failed.append((r.url, f"HTTP {r.status}")))
+        page.on("requestfailed", lambda r: page.failed.append((r.url, r.failure or "failed")))
         yield page
         browser.close()
 
@@ -73,11 +74,28 @@ def page():
 OPTIONAL = "/_static/mathjax/fonts/HTML-CSS/TeX/"
 
 
+def is_served(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def assert_nothing_missing(page, site_url: str) -> None:
-    """No request of the site's own files failed (the badges' images are on the internet: not checked here)."""
-    failed = [f for f in page.failed if site_url in f and OPTIONAL not in f]
+    """Every file of the site that the page asked for exists (the badges' images are on the internet: not checked).
+
+    An HTTP error (a missing file answers 404) always fails. A request that failed below HTTP (Chromium reports an
+    error text such as net::ERR_ABORTED) is asked again, once: if the server then serves the file, it was the loaded
+    machine, not the site (CI once saw this for a MathJax font file that the site has), and it is printed, not failed.
+    """
+    own = [(url, why) for url, why in page.failed if url.startswith(site_url) and OPTIONAL not in url]
     page.failed.clear()
-    assert not failed, "requests that failed: " + ", ".join(failed)
+    transient = [(url, why) for url, why in own if not why.startswith("HTTP") and is_served(url)]
+    for url, why in transient:
+        print(f"request failed once ({why}), served when asked again: {url}")
+    missing = [f"{why} {url}" for url, why in own if (url, why) not in transient]
+    assert not missing, "requests that failed: " + ", ".join(missing)
 
 
 def screenshot(page, name: str) -> None:
