@@ -1,4 +1,4 @@
-"""The language of the exercise checkers' messages: English (the default) or Chinese, with gettext.
+"""The language of the exercise checkers and the training dashboard: English (the default) or Chinese, with gettext.
 
 A Chinese notebook starts with
 
@@ -6,7 +6,8 @@ A Chinese notebook starts with
 
     i18n.use_language("zh_CN")  # 练习检查器用中文给出反馈
 
-and from then on every line a checker prints and every error it raises is in Chinese; `use_language("en")` returns
+and from then on every line a checker prints and every error it raises is in Chinese, and so are the labels and
+messages of a `widgets.TrainingDashboard` created afterwards (its plots stay English); `use_language("en")` returns
 to English. The language is one setting for the whole process, and messages are translated when a checker runs, so
 switching works at any point in a session.
 

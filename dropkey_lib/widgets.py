@@ -16,6 +16,10 @@ table of every run made so far:
 
 Everything is drawn with matplotlib's Agg canvas into PNG bytes, so the plots are plain images: they need no
 interactive matplotlib backend and show in JupyterLab, in exported notebooks and in headless browsers alike.
+
+The dashboard's controls and messages speak the language of `i18n.use_language` (the Chinese notebooks choose
+zh_CN). The plots stay English: matplotlib finds no Chinese font on Binder or on a bare Linux machine, and would
+draw boxes. So does `describe`, a short settings label that the plot's title uses too.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Sequence
 from . import metrics
 from . import train as training
 from .attention_config import MODES
+from .i18n import _
 from .plots import plot_history
 from .rundir import Run
 from .runs import summary_table
@@ -152,7 +157,7 @@ def train_size_options(num_train: int, extra: Sequence[int | None] = ()) -> list
     """Dropdown options for the training-set size: a few subset sizes below `num_train`, then all of it."""
     sizes = {1_000, 2_000, 5_000, 10_000, 20_000} | {s for s in extra if s is not None}
     options = [(f"{s:,}", s) for s in sorted(sizes) if 10 <= s < num_train]
-    options.append((f"all ({num_train:,})", None))
+    options.append((_("all ({count})").format(count=f"{num_train:,}"), None))
     return options
 
 
@@ -185,34 +190,37 @@ class TrainingDashboard:
 
         wide = {"description_width": "90px"}
         drop = self.base.drop
-        self.mode = w.Dropdown(options=list(MODES), value=drop.mode, description="mode", style=wide)
+        self.mode = w.Dropdown(options=list(MODES), value=drop.mode, description=_("mode"), style=wide)
         self.drop_ratio = w.FloatSlider(
             value=drop.drop_ratio,
             min=0.0,
             max=self._ratio_limit(drop.schedule),
             step=RATIO_STEP,
-            description="drop ratio",
+            description=_("drop ratio"),
             readout_format=".2f",
             style=wide,
         )
-        self.schedule = w.Dropdown(options=list(SCHEDULES), value=drop.schedule, description="schedule", style=wide)
+        self.schedule = w.Dropdown(options=list(SCHEDULES), value=drop.schedule, description=_("schedule"), style=wide)
         self.epochs = w.IntSlider(
             value=min(self.base.epochs, max_epochs),
             min=1,
             max=max(max_epochs, self.base.epochs),
-            description="epochs",
+            description=_("epochs"),
             style=wide,
         )
         sizes = train_size_options(len(data.train_images), [self.base.train_size])
-        default_size = self.base.train_size if any(v == self.base.train_size for _, v in sizes) else None
-        self.train_size = w.Dropdown(options=sizes, value=default_size, description="train size", style=wide)
+        default_size = self.base.train_size if any(v == self.base.train_size for _label, v in sizes) else None
+        self.train_size = w.Dropdown(options=sizes, value=default_size, description=_("train size"), style=wide)
         # One seed fixes the initial weights, the training subset and the batch order: two runs that differ only in
         # the regulariser are then a paired comparison (notebook 09), and a classmate can repeat a run exactly.
         self.seed = w.BoundedIntText(
-            value=self.base.seed, min=0, max=MAX_SEED, description="seed", style=wide, layout=w.Layout(width="180px")
+            value=self.base.seed, min=0, max=MAX_SEED, description=_("seed"), style=wide, layout=w.Layout(width="180px")
         )
         self.train_button = w.Button(
-            description="Train", button_style="primary", icon="play", tooltip="train one run with these settings"
+            description=_("Train"),
+            button_style="primary",
+            icon="play",
+            tooltip=_("train one run with these settings"),
         )
         self.message = w.HTML()
         self.plot = w.Image(format="png", layout=w.Layout(max_width="820px"))
@@ -224,20 +232,28 @@ class TrainingDashboard:
         for control in self.settings:
             control.observe(self._on_change, names="value")
         self.train_button.on_click(lambda _button: self.train())
-        data_note = "the bundled sample, not the full data set" if getattr(data, "is_sample", False) else "CIFAR-10"
+        data_note = _("the bundled sample, not the full data set") if getattr(data, "is_sample", False) else "CIFAR-10"
         self.widget = w.VBox(
             [
                 w.HTML(
-                    "<b>Training dashboard</b>: every run calls <code>dropkey_lib.train.train</code> on "
-                    f"{html.escape(data_note)} ({len(data.train_images):,} train / "
-                    f"{len(data.test_images):,} test images)."
+                    _(
+                        "<b>Training dashboard</b>: every run calls <code>dropkey_lib.train.train</code> on {data} "
+                        "({train} train / {test} test images)."
+                    ).format(
+                        data=html.escape(data_note),
+                        train=f"{len(data.train_images):,}",
+                        test=f"{len(data.test_images):,}",
+                    )
                 ),
                 w.HBox([self.mode, self.drop_ratio, self.schedule]),
                 w.HBox([self.epochs, self.train_size, self.seed, self.train_button]),
                 self.message,
                 self.plot,
                 w.HTML(
-                    "<b>Runs so far</b> (train acc. = clean accuracy on training images, gap = train acc. - test acc.)"
+                    _(
+                        "<b>Runs so far</b> (train acc. = clean accuracy on training images, gap = train acc. - "
+                        "test acc.)"
+                    )
                 ),
                 self.table,
             ]
@@ -270,11 +286,16 @@ class TrainingDashboard:
     def _say_estimate(self, name: str, config: "training.TrainConfig", seconds: float, earlier: list[float]) -> None:
         """Show the estimated duration of a run; `train` refreshes it after the first epoch (then it says what the
         first estimate was, from the first steps). `earlier` holds the estimates shown before; this one is added."""
-        refreshed = f" (refreshed after the first epoch; it was {format_duration(earlier[0])})" if earlier else ""
+        refreshed = (
+            _(" (refreshed after the first epoch; it was {first})").format(first=format_duration(earlier[0]))
+            if earlier
+            else ""
+        )
         earlier.append(seconds)
         self._say(
-            f"Training {name}: {describe(config)}. Estimated duration on this machine: about "
-            f"{format_duration(seconds)}{refreshed} ..."
+            _(
+                "Training {name}: {settings}. Estimated duration on this machine: about {duration}{refreshed} ..."
+            ).format(name=name, settings=describe(config), duration=format_duration(seconds), refreshed=refreshed)
         )
 
     def _on_change(self, _change: Any = None) -> None:
@@ -284,16 +305,18 @@ class TrainingDashboard:
         try:
             config = self.config()
         except ValueError as error:
-            self._say(f"These settings cannot be trained: {error}", "error")
+            self._say(_("These settings cannot be trained: {error}").format(error=error), "error")
             return
         drop = config.drop
         self.drop_ratio.disabled = drop.mode == "none"
         self.schedule.disabled = drop.mode == "none"
         if drop.mode == "none":
-            self._say("Plain attention: no regulariser (the drop ratio and schedule are not used).")
+            self._say(_("Plain attention: no regulariser (the drop ratio and schedule are not used)."))
         else:
             per_layer = ", ".join(f"{r:.2f}" for r in drop.layer_ratios(config.model.depth))
-            self._say(f"{drop.mode}: drop ratio per layer, first to last: {per_layer}")
+            self._say(
+                _("{mode}: drop ratio per layer, first to last: {ratios}").format(mode=drop.mode, ratios=per_layer)
+            )
 
     # -- training ----------------------------------------------------------------------------------------------
 
@@ -308,7 +331,7 @@ class TrainingDashboard:
         try:
             config = self.config()
         except ValueError as error:
-            self._say(f"These settings cannot be trained: {error}", "error")
+            self._say(_("These settings cannot be trained: {error}").format(error=error), "error")
             return None
         number = len(self.runs) + 1
         name = f"run {number}"
@@ -318,9 +341,9 @@ class TrainingDashboard:
         disabled_before = {control: control.disabled for control in controls}
         for control in controls:
             control.disabled = True
-        self.train_button.description = "Training ..."
+        self.train_button.description = _("Training ...")
         estimates: list[float] = []  # what on_estimate said so far
-        self._say(f"Training {name}: {describe(config)} ...")
+        self._say(_("Training {name}: {settings} ...").format(name=name, settings=describe(config)))
         self.live.reset(epochs=config.epochs, title=f"{name}: {describe(config)}")
         try:
             result = training.train(
@@ -333,26 +356,29 @@ class TrainingDashboard:
                 device=self.device,
             )
         except training.TrainingInterrupted as error:
-            self._say(f"{name} was interrupted: {error}", "error")
+            self._say(_("{name} was interrupted: {error}").format(name=name, error=error), "error")
             return None
         except KeyboardInterrupt:
-            self._say(f"{name} was interrupted.", "error")
+            self._say(_("{name} was interrupted.").format(name=name), "error")
             return None
         except Exception as error:  # show any failure in the dashboard, not as a traceback
-            self._say(f"{name} failed: {type(error).__name__}: {error}", "error")
+            self._say(
+                _("{name} failed: {kind}: {error}").format(name=name, kind=type(error).__name__, error=error), "error"
+            )
             return None
         finally:
             self.busy = False
             for control, was_disabled in disabled_before.items():
                 control.disabled = was_disabled
-            self.train_button.description = "Train"
+            self.train_button.description = _("Train")
         self.results.append(result)
         self.runs.append(Run.from_result(name, config, result))
         self.table.value = summary_table(self.runs).to_html()
         self._on_change()
         self._say(
-            f"{name} finished: test accuracy {result.test_accuracy:.1%}. "
-            "Change the settings and train again to compare.",
+            _("{name} finished: test accuracy {accuracy}. Change the settings and train again to compare.").format(
+                name=name, accuracy=f"{result.test_accuracy:.1%}"
+            ),
             "ok",
         )
         return result

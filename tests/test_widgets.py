@@ -3,6 +3,7 @@
 import pytest
 from tiny import tiny_config, tiny_data
 
+from dropkey_lib import i18n
 from dropkey_lib import train as training
 from dropkey_lib.widgets import LiveTrainingPlot, TrainingDashboard, render_curves, train_size_options
 
@@ -190,3 +191,26 @@ def test_the_dashboard_shows_the_refreshed_duration_estimate_with_the_first_one(
     dashboard.train_button.click()
     assert "about 1 h 11 min ..." in shown[0]
     assert "about 25 min 00 s (refreshed after the first epoch; it was 1 h 11 min) ..." in shown[1]
+
+
+@pytest.fixture
+def chinese():
+    i18n.use_language("zh_CN")
+    yield
+    i18n.use_language("en")
+
+
+def test_in_chinese_the_dashboards_controls_and_messages_are_chinese(chinese):
+    dashboard = TrainingDashboard(tiny_data(), base=tiny_config(epochs=1))
+    assert (dashboard.drop_ratio.description, dashboard.train_button.description) == ("丢弃率", "训练")
+    assert dashboard.train_size.options[-1][0].startswith("全部")
+    assert "各层的丢弃率" in dashboard.message.value
+    dashboard.train_button.click()
+    assert "完成" in dashboard.message.value and dashboard.train_button.description == "训练"
+    assert "训练仪表盘" in dashboard.widget.children[0].value
+
+
+def test_in_chinese_the_plot_stays_english_for_want_of_a_chinese_font(chinese):
+    dashboard = TrainingDashboard(tiny_data(), base=tiny_config(epochs=1))
+    dashboard.train_button.click()
+    assert dashboard.live.status().isascii()
