@@ -35,7 +35,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from dropkey_lib import measurements, stats, tables, verdicts
+from dropkey_lib import confirmatory, measurements, stats, tables, verdicts
 from dropkey_lib.config import TrainConfig
 from dropkey_lib.experiments import GRIDS, load_results
 from dropkey_lib.metrics import metric as metric_entry
@@ -173,17 +173,23 @@ def measured(name: str, key: str) -> float:
 # The grids (notebook 10)
 
 
-def grid_progress(name: str, lang: str = "en") -> str:
-    """How far a grid run in parts has come: '3 of 68 seeds' ('3/68 个种子'), counting the seeds finished with every
-    configuration (the counts only: no result of a run is read, as the pre-registration's running protocol requires)."""
+def finished_seeds(name: str) -> list[int]:
+    """The seeds of a grid run in parts that every configuration has finished, from the files present (no result of
+    a run is read, as the pre-registration's running protocol requires)."""
     spec = GRIDS[name]
     folder = root() / "results" / name
-    done = [
+    return [
         seed
         for seed in range(spec.seeds)
         if all((folder / run / f"seed{seed}" / "metrics.json").is_file() for run, _ in spec.configs)
     ]
-    return f"{len(done)}/{spec.seeds} 个种子" if lang == "zh" else f"{len(done)} of {spec.seeds} seeds"
+
+
+def grid_progress(name: str, lang: str = "en") -> str:
+    """How far a grid run in parts has come: '3 of 68 seeds' ('3/68 个种子'), counting the seeds finished with every
+    configuration (`finished_seeds`: the counts only)."""
+    done, total = len(finished_seeds(name)), GRIDS[name].seeds
+    return f"{done}/{total} 个种子" if lang == "zh" else f"{done} of {total} seeds"
 
 
 def run_count(name: str) -> str:
@@ -469,6 +475,68 @@ def claims_table(name: str = "small-data", lang: str = "en") -> str:
         ]
         lines.append("| " + " | ".join([*(chinese if lang == "zh" else (claim, comparison)), *cells]) + " |")
     return "\n".join(lines)
+
+
+QUESTIONS_ZH = {
+    "Q1": "Q1：在 softmax 之前丢弃键，而不是在 softmax 之后丢弃注意力权重",
+    "Q2": "Q2：随深度递减的丢弃率",
+    "Q3": "Q3：不需要结构化丢弃",
+}
+
+
+def confirmatory_table(lang: str = "en") -> str:
+    """The pre-registered study's answers (`dropkey_lib.confirmatory`): per comparison the paired difference ± 95%
+    CI in points, the raw / Holm-adjusted p of the difference test and of the equivalence test, the effect the grid
+    could have detected, and the verdict; each question's answer in bold. Until every seed has finished, the same
+    table with the comparisons only and a line saying how far the grid is (no result is read before then)."""
+    zh = lang == "zh"
+    margin = f"{verdicts.CONFIRMATORY_MARGIN * 100:g}"
+    heading = (
+        f"| 问题（回答） | 比较 | 配对差值 ± 95% CI | 差异检验 p / Holm p | 等效检验（±{margin}）p / Holm p "
+        "| 可检出的效应 | 判定 |"
+        if zh
+        else f"| question (answer) | comparison | paired difference ± 95% CI | difference test: p / Holm p "
+        f"| equivalence within ±{margin}: p / Holm p | detectable effect | verdict |"
+    )
+    lines = [heading, "|---|---|---:|---:|---:|---:|---|"]
+    done, total = len(finished_seeds("confirmatory")), confirmatory.GRID.seeds
+    answers = confirmatory.judge(grid("confirmatory")) if done == total else None
+    for question, pairs in confirmatory.QUESTIONS.items():
+        label = QUESTIONS_ZH[question[:2]] if zh else question
+        for index, (run, baseline) in enumerate(pairs):
+            first = label if index == 0 else ""
+            comparison = f"`{run}` − `{baseline}`"
+            if answers is None:
+                lines.append(f"| {first} | {comparison} | " + " | ".join(["待定" if zh else "pending"] * 5) + " |")
+                continue
+            v = answers[question][index]
+            if index == 0:
+                first += f"（**{overall(answers[question], lang)}**）" if zh else f" (**{overall(answers[question])}**)"
+            cells = [
+                tables.format_ci(v.diff, v.ci95, scale=100, digits=2, signed=True),
+                f"{verdicts.format_p(v.p_value)} / {verdicts.format_p(v.p_adjusted)}",
+                f"{verdicts.format_p(v.p_equivalence)} / {verdicts.format_p(v.p_equivalence_adjusted)}",
+                fixed(v.detectable_effect() * 100),
+                OUTCOMES_ZH[v.outcome] if zh else v.outcome,
+            ]
+            lines.append(f"| {first} | {comparison} | " + " | ".join(cells) + " |")
+    if answers is None:
+        note = (
+            f"待定：{done}/{total} 个种子已完成；预注册规定，所有种子完成之前不做任何分析。"
+            if zh
+            else f"Pending: {done} of {total} seeds have finished; the pre-registration allows no analysis before all "
+            "of them have."
+        )
+    else:
+        note = (
+            f"{total} 个配对种子；差值、区间和可检出的效应以百分点计（测试准确率，全部 10,000 张测试图像），"
+            "Holm 校正覆盖 12 个检验，α = 0.05；可检出的效应指在 Holm 第一步的水平（α/12）上有 80% 把握检出的真实差值。"
+            if zh
+            else f"{total} paired seeds; differences, intervals and detectable effects in points of test accuracy (all "
+            "10,000 test images); Holm over the 12 tests, alpha 0.05; the detectable effect is the true difference "
+            "found with 80% power at Holm's first step (alpha / 12)."
+        )
+    return note + "\n\n" + "\n".join(lines)
 
 
 def _final_probe(name: str, run: str, seed: int) -> float:

@@ -1,6 +1,6 @@
-"""The analysis of the confirmatory grid (scripts/confirmatory_report.py) refuses an incomplete grid and applies the
-pre-registered rules (results/preregistration.md, part 2) to a complete one. Synthetic grids only: the real grid is
-analysed once, when complete."""
+"""The analysis of the confirmatory grid (dropkey_lib.confirmatory, and its command scripts/confirmatory_report.py)
+refuses an incomplete grid and applies the pre-registered rules (results/preregistration.md, part 2) to a complete
+one. Synthetic grids only: the real grid is analysed once, when complete."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dropkey_lib import confirmatory as report
 from dropkey_lib import verdicts
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-import confirmatory_report as report  # noqa: E402  (scripts/ is not a package)
+import confirmatory_report  # noqa: E402  (scripts/ is not a package)
 
 CONFIGS = [name for name, _ in report.GRID.configs]
 SEEDS = report.GRID.seeds
@@ -87,4 +88,4 @@ def test_the_command_line_refuses_an_incomplete_grid_on_disk(tmp_path, capsys):
         folder.mkdir(parents=True)
         (folder / "metrics.json").write_text(f'{{"run": "{m["run"]}", "seed": 0, "test_accuracy": 0.4}}')
     with pytest.raises(SystemExit, match="not complete: 1 of"):
-        report.main([str(tmp_path)])
+        confirmatory_report.main([str(tmp_path)])

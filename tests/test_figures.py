@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dropkey_lib import verdicts
@@ -184,6 +185,49 @@ def test_grid_progress_counts_only_seeds_finished_with_every_configuration(tmp_p
     figures.use_root(tmp_path)
     assert figures.grid_progress("confirmatory") == "1 of 68 seeds"
     assert figures.grid_progress("confirmatory", "zh") == "1/68 个种子"
+
+
+def synthetic_confirmatory_grid(root: Path, seeds: int, shifts: dict[str, float]) -> None:
+    """metrics.json files of a synthetic confirmatory grid under root/results: per seed a shared accuracy (the
+    pairing), plus each configuration's shift and a little noise of its own."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.45, 0.01, seeds)
+    for name, _ in GRIDS["confirmatory"].configs:
+        for seed in range(seeds):
+            folder = root / "results" / "confirmatory" / name / f"seed{seed}"
+            folder.mkdir(parents=True)
+            accuracy = float(base[seed] + shifts.get(name, 0.0) + rng.normal(0, 0.002))
+            metrics = {"run": name, "seed": seed, "test_accuracy": accuracy}
+            metrics |= {"attention_entropy": [1.0], "attention_distance": [1.0]}
+            (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_the_confirmatory_table_lists_the_comparisons_as_pending_until_the_grid_is_complete(tmp_path):
+    synthetic_confirmatory_grid(tmp_path, seeds=3, shifts={})
+    figures.use_root(tmp_path)
+    table = figures.confirmatory_table()
+    assert table.startswith("Pending: 3 of 68 seeds") and table.count("| pending") == 30
+    assert all(f"`{run}` − `{baseline}`" in table for run, baseline, _, _ in verdicts.FAMILIES["confirmatory"])
+    assert figures.confirmatory_table("zh").startswith("待定：3/68 个种子")
+
+
+def test_the_complete_confirmatory_table_gives_answers_intervals_both_p_values_and_the_margin(tmp_path):
+    synthetic_confirmatory_grid(tmp_path, seeds=68, shifts={"dropkey-0.1": 0.01, "dropkey-0.3": 0.01})
+    figures.use_root(tmp_path)
+    table = figures.confirmatory_table()
+    assert "pending" not in table and "equivalence within ±0.5" in table
+    rows = [line for line in table.splitlines() if line.startswith("| Q") or line.startswith("|  |")]
+    assert len(rows) == 6 and all(row.count(" / ") == 2 for row in rows)
+    assert rows[0].startswith("| Q1: drop keys before the softmax") and "(**holds**)" in rows[0]
+    assert rows[0].split(" | ")[2].startswith("+1.0")  # the synthetic shift of one point
+    chinese = figures.confirmatory_table("zh")
+    assert "（**成立**）" in chinese and result_cells(chinese) == result_cells(table)
+
+
+def result_cells(table: str) -> list[str]:
+    """The numbers of a confirmatory table's rows from the comparison on (not the question's number or the note)."""
+    rows = [line.split(" | ", 2)[2] for line in table.splitlines() if "` − `" in line]
+    return numbers("\n".join(rows))
 
 
 def numbers(table: str) -> list[str]:
