@@ -48,16 +48,11 @@ def configurations() -> list[str]:
     return [name for name, _ in GRID.configs]
 
 
-def finished_seeds(results: Sequence[dict]) -> list[int]:
-    """The seeds that every configuration has finished (run names and seeds only: no outcome is read)."""
-    done = verdicts.seeds_by_run(results)
-    return [seed for seed in range(GRID.seeds) if all(seed in done.get(name, ()) for name in configurations())]
-
-
 def check_complete(results: Sequence[dict]) -> list[int]:
     """The grid's seeds, when every configuration has finished all of them (0 to GRID.seeds - 1) and no run is
     extra; else a ValueError that says how far the grid is. Reads only run names and seeds, no outcome."""
-    complete = finished_seeds(results)
+    done = verdicts.seeds_by_run(results)
+    complete = [seed for seed in range(GRID.seeds) if all(seed in done.get(name, ()) for name in configurations())]
     if len(complete) < GRID.seeds:
         raise ValueError(
             f"the confirmatory grid is not complete: {len(complete)} of {GRID.seeds} seeds have finished with every "

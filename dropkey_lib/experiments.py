@@ -80,6 +80,16 @@ class Grid:
         """The config of configuration `name` with seed `seed`."""
         return self.base.replace(**dict(self.configs)[name], seed=seed)
 
+    def finished_seeds(self, grid_dir: str | os.PathLike) -> list[int]:
+        """The seeds (of 0 .. seeds - 1) that every configuration has finished under `grid_dir`: found from the runs'
+        metrics files being there, without reading any (a blind grid's progress, before its analysis)."""
+        folder = Path(grid_dir)
+        return [
+            seed
+            for seed in range(self.seeds)
+            if all(rundir.is_finished(folder / name / f"seed{seed}") for name, _ in self.configs)
+        ]
+
 
 # Every config field at the value it had when the grids were pinned (the defaults of commit 77f2d74), listed in full
 # so that no later change of a default reaches a grid (tests/test_experiments.py checks that no field is missing).

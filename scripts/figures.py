@@ -173,22 +173,10 @@ def measured(name: str, key: str) -> float:
 # The grids (notebook 10)
 
 
-def finished_seeds(name: str) -> list[int]:
-    """The seeds of a grid run in parts that every configuration has finished, from the files present (no result of
-    a run is read, as the pre-registration's running protocol requires)."""
-    spec = GRIDS[name]
-    folder = root() / "results" / name
-    return [
-        seed
-        for seed in range(spec.seeds)
-        if all((folder / run / f"seed{seed}" / "metrics.json").is_file() for run, _ in spec.configs)
-    ]
-
-
 def grid_progress(name: str, lang: str = "en") -> str:
     """How far a grid run in parts has come: '3 of 68 seeds' ('3/68 个种子'), counting the seeds finished with every
-    configuration (`finished_seeds`: the counts only)."""
-    done, total = len(finished_seeds(name)), GRIDS[name].seeds
+    configuration (`Grid.finished_seeds`: the counts only, as the pre-registration's running protocol requires)."""
+    done, total = len(GRIDS[name].finished_seeds(root() / "results" / name)), GRIDS[name].seeds
     return f"{done}/{total} 个种子" if lang == "zh" else f"{done} of {total} seeds"
 
 
@@ -499,7 +487,8 @@ def confirmatory_table(lang: str = "en") -> str:
         f"| equivalence within ±{margin}: p / Holm p | detectable effect | verdict |"
     )
     lines = [heading, "|---|---|---:|---:|---:|---:|---|"]
-    done, total = len(finished_seeds("confirmatory")), confirmatory.GRID.seeds
+    done = len(confirmatory.GRID.finished_seeds(root() / "results" / "confirmatory"))
+    total = confirmatory.GRID.seeds
     answers = confirmatory.judge(grid("confirmatory")) if done == total else None
     for question, pairs in confirmatory.QUESTIONS.items():
         label = QUESTIONS_ZH[question[:2]] if zh else question

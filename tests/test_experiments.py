@@ -210,3 +210,13 @@ def test_export_in_quick_mode_without_data_refuses_the_sample_fallback(tmp_path,
 
 def missing_cifar10(cache, download):
     raise data_module.DataNotFoundError("no CIFAR-10 here")
+
+
+def test_finished_seeds_are_those_every_configuration_has_without_reading_an_outcome(tmp_path):
+    spec = GRIDS["confirmatory"]
+    for name, _ in spec.configs:
+        (tmp_path / name / "seed0").mkdir(parents=True)
+        (tmp_path / name / "seed0" / "metrics.json").write_text("not read")  # not even JSON: only its presence counts
+    (tmp_path / spec.configs[0][0] / "seed1").mkdir()
+    (tmp_path / spec.configs[0][0] / "seed1" / "metrics.json").write_text("not read")
+    assert spec.finished_seeds(tmp_path) == [0]
