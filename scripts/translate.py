@@ -232,7 +232,8 @@ def build(
     """The Chinese notebook: `book` with its Markdown translated by `catalog` (a fuzzy or empty entry leaves the
     English text), the summary cell dropped, badges and Colab cell for notebooks-zh/ and the language cell after the
     Colab cell. Code cells whose source equals the one in `previous` (the committed Chinese notebook) keep its
-    outputs."""
+    outputs and execution timings, and when every code cell does, the notebook keeps its saved widget state: building
+    again after a change of Markdown only changes that Markdown."""
     translations = {e.msgctxt: e.msgstr for e in catalog if e.msgstr and "fuzzy" not in e.flags}
     kept = {c.id: c for c in previous.cells if c.cell_type == "code"} if previous is not None else {}
     cells = []
@@ -248,6 +249,9 @@ def build(
             cell.source = launch_chinese(translations.get(cell.id, cell.source), course)
         if cell.cell_type == "code" and cell.id in kept and kept[cell.id].source == cell.source:
             cell.outputs, cell.execution_count = kept[cell.id].outputs, kept[cell.id].execution_count
+            cell.metadata.pop("execution", None)  # the timings of the Chinese notebook's own execution, if any
+            if "execution" in kept[cell.id].metadata:
+                cell.metadata["execution"] = kept[cell.id].metadata["execution"]
         cells.append(cell)
         if cell.get("id") == badges.COLAB_ID:
             language = kept.get(LANGUAGE_ID) or nbformat.v4.new_code_cell(id=LANGUAGE_ID)
@@ -255,6 +259,12 @@ def build(
             cells.append(language)
     chinese = copy.deepcopy(book)
     chinese.cells = cells
+    code = [cell for cell in cells if cell.cell_type == "code"]
+    if previous is not None and all(cell.id in kept and kept[cell.id].source == cell.source for cell in code):
+        # The same code: the widgets the Chinese notebook's own execution saved are the ones its outputs show.
+        chinese.metadata.pop("widgets", None)
+        if "widgets" in previous.metadata:
+            chinese.metadata["widgets"] = previous.metadata["widgets"]
     chinese.metadata["dropkey"] = {"language": "zh_CN", "translated_from": f"{ENGLISH.name}/{name}"}
     return chinese
 

@@ -225,6 +225,23 @@ def test_build_keeps_the_outputs_of_unchanged_code_cells_of_the_committed_chines
     assert rebuilt.cells[-1].outputs == committed.cells[-1].outputs
 
 
+def test_building_again_after_the_chinese_notebook_ran_changes_nothing_but_changed_markdown():
+    book = notebook("A.")
+    book.cells[-1].metadata["execution"] = {"iopub.execute_input": "English run"}
+    book.metadata["widgets"] = {"state": "English run"}
+    catalog = translated(translate.update(None, book, "x"), cell0="甲。")
+    committed = translate.build(book, catalog, "x.ipynb", COURSE)
+    committed.cells[-1].metadata["execution"] = {"iopub.execute_input": "Chinese run"}
+    committed.metadata["widgets"] = {"state": "Chinese run"}
+    rebuilt = translate.build(book, translated(catalog, cell0="乙。"), "x.ipynb", COURSE, previous=committed)
+    assert rebuilt.cells[-1].metadata["execution"] == {"iopub.execute_input": "Chinese run"}
+    assert rebuilt.metadata["widgets"] == {"state": "Chinese run"}
+    assert [cell.source for cell in rebuilt.cells if cell.get("id") == "cell0"] == ["乙。"]
+    book.cells[-1].source = "x = 2"  # changed code: until the Chinese notebook runs again, the English state stands
+    rebuilt = translate.build(book, catalog, "x.ipynb", COURSE, previous=committed)
+    assert rebuilt.metadata["widgets"] == {"state": "English run"}
+
+
 @pytest.fixture
 def course_copy(tmp_path: Path) -> Path:
     """A copy of one English notebook, its catalog and its Chinese notebook, laid out as in the repository."""
